@@ -1,0 +1,8 @@
+from .kplink_synth_det import KplinkSynthDetDataset
+from .kplink_synth_pose import KplinkSynthPoseDataset
+from .metainfo import build_union_metainfo, category_slices
+
+__all__ = [
+    'KplinkSynthDetDataset', 'KplinkSynthPoseDataset', 'build_union_metainfo',
+    'category_slices'
+]

@@ -1,0 +1,120 @@
+"""kplink-synth as an mmpose top-down dataset over the union keypoint space."""
+from copy import deepcopy
+from typing import Optional
+
+import numpy as np
+from mmpose.datasets.datasets.base import BaseCocoStyleDataset
+from mmpose.datasets.datasets.utils import parse_pose_metainfo
+from mmpose.registry import DATASETS
+
+from .metainfo import build_union_metainfo
+from .synth.categories import get_category
+from .synth_prepare import ensure_annotation_file
+
+# Per-instance fields of the synth annotations that are carried into data samples.
+_EXTRA_INSTANCE_FIELDS = ('instance_id', 'scene_id')
+
+
+@DATASETS.register_module()
+class KplinkSynthPoseDataset(BaseCocoStyleDataset):
+    """Top-down samples of kplink-synth (or any COCO file in the same schema).
+
+    Each instance fills only its category's slice of the union keypoint space; the
+    sample also carries the category's slice, its canonical 3D keypoints (the
+    identity features of CKLM), the exact keypoint states (0 outside the image,
+    1 occluded, 2 visible) and the image's camera.
+
+    Args:
+        auto_generate (bool): generate the default splits when `ann_file` is one of
+            them and missing. Defaults to True.
+        Others: see mmpose's BaseCocoStyleDataset.
+    """
+
+    METAINFO: dict = build_union_metainfo()
+
+    def __init__(self, *args, auto_generate: bool = True, **kwargs):
+        if auto_generate and kwargs.get('ann_file') and not kwargs.get('lazy_init'):
+            ensure_annotation_file(kwargs.get('data_root') or '', kwargs['ann_file'])
+        super().__init__(*args, **kwargs)
+
+    @classmethod
+    def _load_metainfo(cls, metainfo: dict = None) -> dict:
+        raw = deepcopy(cls.METAINFO) if metainfo is None else metainfo
+        parsed = parse_pose_metainfo(raw)
+        # parse_pose_metainfo keeps only mmpose's own keys; the union's are needed too.
+        for key in ('classes', 'category_ids', 'category_slices'):
+            if key in raw:
+                parsed[key] = raw[key]
+        return parsed
+
+    def _category_of(self, ann: dict):
+        cat_id = ann.get('category_id')
+        try:
+            spec = get_category(int(cat_id))
+        except (KeyError, ValueError, TypeError) as err:
+            raise ValueError(
+                f'{self.ann_file}: annotation id={ann.get("id")} has unknown '
+                f'category_id={cat_id!r}: {err}') from None
+        if spec.name not in self.metainfo['category_slices']:
+            raise ValueError(
+                f'{self.ann_file}: annotation id={ann.get("id")} is a '
+                f"'{spec.name}', which is not in this dataset's categories "
+                f'{list(self.metainfo["category_slices"])}')
+        return spec
+
+    def parse_data_info(self, raw_data_info: dict) -> Optional[dict]:
+        ann = raw_data_info['raw_ann_info']
+        img = raw_data_info['raw_img_info']
+        spec = self._category_of(ann)
+        start, count = self.metainfo['category_slices'][spec.name]
+        kpts = np.asarray(ann.get('keypoints', ()), dtype=np.float32)
+        if kpts.size != 3 * count:
+            raise ValueError(
+                f'{self.ann_file}: annotation id={ann.get("id")} ({spec.name}) has '
+                f'{kpts.size} values in "keypoints"; expected {3 * count} '
+                f'({count} keypoints x 3)')
+        bbox = ann.get('bbox')
+        if bbox is None or len(bbox) != 4:
+            raise ValueError(f'{self.ann_file}: annotation id={ann.get("id")} has an '
+                             f'invalid "bbox": {bbox!r}')
+        if ann.get('iscrowd', 0) or ann.get('num_keypoints', 1) == 0:
+            return None  # ignore regions and instances without any labelled keypoint
+
+        num_union = self.metainfo['num_keypoints']
+        kpts = kpts.reshape(count, 3)
+        keypoints = np.zeros((1, num_union, 2), dtype=np.float32)
+        visible = np.zeros((1, num_union), dtype=np.float32)
+        keypoints[0, start:start + count] = kpts[:, :2]
+        visible[0, start:start + count] = np.minimum(1, kpts[:, 2])
+        states = np.zeros((1, num_union), dtype=np.int64)
+        states[0, start:start + count] = ann.get('keypoint_states', kpts[:, 2])
+        canonical = np.zeros((1, num_union, 3), dtype=np.float32)
+        canonical[0, start:start + count] = spec.canonical_keypoints()
+
+        x, y, w, h = bbox
+        img_w, img_h = img['width'], img['height']
+        x1, y1 = np.clip(x, 0, img_w - 1), np.clip(y, 0, img_h - 1)
+        x2, y2 = np.clip(x + w, 0, img_w - 1), np.clip(y + h, 0, img_h - 1)
+        data_info = dict(
+            img_id=ann['image_id'],
+            img_path=img['img_path'],
+            bbox=np.array([x1, y1, x2, y2], dtype=np.float32).reshape(1, 4),
+            bbox_score=np.ones(1, dtype=np.float32),
+            num_keypoints=int((kpts[:, 2] > 0).sum()),
+            keypoints=keypoints,
+            keypoints_visible=visible,
+            keypoint_states=states,
+            keypoints_canonical=canonical,
+            category_id=np.array(spec.id),
+            category_slice=(start, count),
+            area=np.array(ann.get('area', w * h), dtype=np.float32),
+            iscrowd=0,
+            id=ann['id'],
+            camera=img.get('camera'),
+            view_id=img.get('view_id', 0),
+            raw_ann_info=deepcopy(ann),
+        )
+        for key in _EXTRA_INSTANCE_FIELDS:
+            if key in ann:
+                data_info[key] = ann[key]
+        return data_info
