@@ -7,7 +7,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 PY="$ROOT/.venv/bin/python"
 CONFIG="${DEMO_CONFIG:-configs/baselines/topdown-heatmap_res18_kplink-synth-128x128.py}"
-EPOCHS="${DEMO_EPOCHS:-10}"
+EPOCHS="${DEMO_EPOCHS:-3}"
 NAME="$(basename "$CONFIG" .py)"
 WORK="$ROOT/work_dirs/demo/$NAME"
 

@@ -35,12 +35,3 @@ class KplinkSynthDetDataset(CocoDataset):
                 raise ValueError(f'{self.ann_file}: annotation id={ann.get("id")} has '
                                  f'an invalid "bbox": {bbox!r}')
         return super().parse_data_info(raw_data_info)
-
-    def load_data_list(self):
-        data_list = super().load_data_list()
-        known = set(self.metainfo['classes'])
-        unknown = {c['name'] for c in self.coco.dataset.get('categories', [])} - set(CATEGORIES)
-        if unknown:
-            raise ValueError(f'{self.ann_file}: unknown categories {sorted(unknown)}; '
-                             f'known: {sorted(known)}')
-        return data_list

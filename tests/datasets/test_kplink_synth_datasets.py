@@ -1,0 +1,136 @@
+"""The mmpose and mmdet dataset classes over kplink-synth annotation files."""
+import json
+import os.path as osp
+import shutil
+
+import numpy as np
+import pytest
+from mmengine.registry import init_default_scope
+
+
+def _copy_root(src, dst):
+    shutil.copytree(src, dst)
+    return str(dst)
+
+
+def _edit_first_annotation(root, split, edit):
+    path = osp.join(root, 'annotations', f'{split}.json')
+    with open(path) as f:
+        coco = json.load(f)
+    ann = next(a for a in coco['annotations'] if not a['iscrowd'] and a['num_keypoints'])
+    edit(ann, coco)
+    with open(path, 'w') as f:
+        json.dump(coco, f)
+    return ann['id']
+
+
+def _pose_dataset(root, split='train', **kw):
+    from mmpose.registry import DATASETS
+
+    import kplink_mm  # noqa: F401
+    init_default_scope('mmpose')
+    return DATASETS.build(dict(
+        type='KplinkSynthPoseDataset', data_root=root, ann_file=f'annotations/{split}.json',
+        data_prefix=dict(img=''), pipeline=[], **kw))
+
+
+def test_pose_dataset_fills_only_the_category_slice(tiny_synth):
+    ds = _pose_dataset(tiny_synth)
+    meta = ds.metainfo
+    slices = meta['category_slices']
+    assert meta['num_keypoints'] == sum(n for _, n in slices.values()) == 97
+    with open(osp.join(tiny_synth, 'annotations', 'train.json')) as f:
+        coco = json.load(f)
+    anns = {a['id']: a for a in coco['annotations']}
+    id2name = {c['id']: c['name'] for c in coco['categories']}
+    assert len(ds) > 0
+    for i in range(len(ds)):
+        info = ds.get_data_info(i)
+        ann = anns[info['id']]
+        start, n = slices[id2name[ann['category_id']]]
+        assert info['category_slice'] == (start, n)
+        kpts = np.array(ann['keypoints'], dtype=np.float32).reshape(n, 3)
+        np.testing.assert_allclose(info['keypoints'][0, start:start + n], kpts[:, :2])
+        outside = np.ones(97, bool)
+        outside[start:start + n] = False
+        assert not info['keypoints_visible'][0, outside].any()
+        assert not info['keypoints'][0, outside].any()
+        np.testing.assert_array_equal(info['keypoint_states'][0, start:start + n],
+                                      ann['keypoint_states'])
+        assert not ann['iscrowd']
+
+
+def test_pose_flip_indices_stay_inside_each_category(tiny_synth):
+    ds = _pose_dataset(tiny_synth)
+    flip = np.asarray(ds.metainfo['flip_indices'])
+    for start, n in ds.metainfo['category_slices'].values():
+        block = flip[start:start + n]
+        assert block.min() >= start and block.max() < start + n
+        np.testing.assert_array_equal(flip[block], np.arange(start, start + n))
+
+
+def test_pose_dataset_malformed_keypoints_names_file_and_id(tiny_synth, tmp_path):
+    root = _copy_root(tiny_synth, tmp_path / 'd')
+    ann_id = _edit_first_annotation(root, 'train', lambda a, c: a['keypoints'].pop())
+    with pytest.raises(ValueError, match=rf'train\.json.*id={ann_id}.*"keypoints"'):
+        _pose_dataset(root)
+
+
+def test_pose_dataset_unknown_category_names_value(tiny_synth, tmp_path):
+    root = _copy_root(tiny_synth, tmp_path / 'd')
+    _edit_first_annotation(root, 'train', lambda a, c: a.update(category_id=99))
+    with pytest.raises(ValueError, match=r'train\.json.*category_id=99'):
+        _pose_dataset(root)
+
+
+def test_pose_dataset_bad_bbox_names_field(tiny_synth, tmp_path):
+    root = _copy_root(tiny_synth, tmp_path / 'd')
+    _edit_first_annotation(root, 'train', lambda a, c: a.update(bbox=[1, 2]))
+    with pytest.raises(ValueError, match=r'"bbox"'):
+        _pose_dataset(root)
+
+
+def test_missing_non_default_split_says_how_to_generate(tiny_synth):
+    with pytest.raises(FileNotFoundError, match='generate_synth.py'):
+        _pose_dataset(tiny_synth, split='nonexistent_split')
+
+
+def test_corrupt_image_error_names_the_file(tiny_synth, tmp_path):
+    root = _copy_root(tiny_synth, tmp_path / 'd')
+    ds = _pose_dataset(root)
+    info = ds.get_data_info(0)
+    with open(info['img_path'], 'wb') as f:
+        f.write(b'not a jpeg at all')
+    from mmpose.datasets.transforms import LoadImage
+    with pytest.raises(Exception, match=osp.basename(info['img_path'])):
+        LoadImage()(dict(img_path=info['img_path']))
+
+
+def _det_dataset(root, split='train'):
+    from mmdet.registry import DATASETS
+
+    import kplink_mm  # noqa: F401
+    init_default_scope('mmdet')
+    return DATASETS.build(dict(
+        type='KplinkSynthDetDataset', data_root=root, ann_file=f'annotations/{split}.json',
+        data_prefix=dict(img=''), pipeline=[]))
+
+
+def test_det_dataset_boxes_and_labels(tiny_synth):
+    ds = _det_dataset(tiny_synth)
+    assert len(ds.metainfo['classes']) == 10
+    n_inst = 0
+    for i in range(len(ds)):
+        for inst in ds.get_data_info(i)['instances']:
+            assert 0 <= inst['bbox_label'] < 10
+            x1, y1, x2, y2 = inst['bbox']
+            assert x2 > x1 and y2 > y1
+            n_inst += 1
+    assert n_inst > 0
+
+
+def test_det_dataset_unknown_category_names_value(tiny_synth, tmp_path):
+    root = _copy_root(tiny_synth, tmp_path / 'd')
+    _edit_first_annotation(root, 'train', lambda a, c: a.update(category_id=42))
+    with pytest.raises(ValueError, match=r'train\.json.*category_id=42'):
+        _det_dataset(root)
