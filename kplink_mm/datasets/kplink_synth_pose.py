@@ -20,9 +20,11 @@ class KplinkSynthPoseDataset(BaseCocoStyleDataset):
     """Top-down samples of kplink-synth (or any COCO file in the same schema).
 
     Each instance fills only its category's slice of the union keypoint space; the
-    sample also carries the category's slice, its canonical 3D keypoints (the
-    identity features of CKLM), the exact keypoint states (0 outside the image,
-    1 occluded, 2 visible) and the image's camera.
+    sample also carries the category's slice (`category_slice`: first slot, keypoint
+    count) and skeleton (`category_skeleton`, slice-local indices), its canonical 3D
+    keypoints (the identity features of CKLM), the exact keypoint states (0 outside
+    the image, 1 occluded, 2 visible), the image's camera and, in multi-view splits,
+    the other views of the same instance (`other_views`).
 
     Args:
         auto_generate (bool): generate the default splits when `ann_file` is one of
@@ -46,6 +48,34 @@ class KplinkSynthPoseDataset(BaseCocoStyleDataset):
             if key in raw:
                 parsed[key] = raw[key]
         return parsed
+
+    def load_data_list(self):
+        data_list = super().load_data_list()
+        self._link_other_views(data_list)
+        return data_list
+
+    @staticmethod
+    def _link_other_views(data_list):
+        """Give every instance the other calibrated views of the same object.
+
+        Multi-view splits share `scene_id`/`instance_id` across views; each sample
+        gets `other_views`: a list of {view_id, img_id, camera, keypoints (N_c, 2),
+        keypoint_states (N_c,)} in its category's own keypoint order (empty for
+        single-view data).
+        """
+        groups = {}
+        for info in data_list:
+            if 'scene_id' in info and 'instance_id' in info:
+                groups.setdefault((info['scene_id'], info['instance_id']), []).append(info)
+        for info in data_list:
+            start, count = info['category_slice']
+            info['other_views'] = [
+                dict(view_id=o['view_id'], img_id=o['img_id'], camera=o['camera'],
+                     keypoints=o['keypoints'][0, start:start + count].copy(),
+                     keypoint_states=o['keypoint_states'][0, start:start + count].copy())
+                for o in groups.get((info.get('scene_id'), info.get('instance_id')), [])
+                if o['id'] != info['id']
+            ]
 
     def _category_of(self, ann: dict):
         cat_id = ann.get('category_id')
@@ -107,6 +137,7 @@ class KplinkSynthPoseDataset(BaseCocoStyleDataset):
             keypoints_canonical=canonical,
             category_id=np.array(spec.id),
             category_slice=(start, count),
+            category_skeleton=[tuple(link) for link in spec.skeleton],
             area=np.array(ann.get('area', w * h), dtype=np.float32),
             iscrowd=0,
             id=ann['id'],

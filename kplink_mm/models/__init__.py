@@ -1,0 +1,1 @@
+from . import necks  # noqa: F401

@@ -134,3 +134,30 @@ def test_det_dataset_unknown_category_names_value(tiny_synth, tmp_path):
     _edit_first_annotation(root, 'train', lambda a, c: a.update(category_id=42))
     with pytest.raises(ValueError, match=r'train\.json.*category_id=42'):
         _det_dataset(root)
+
+
+def test_pose_dataset_links_other_views_of_the_same_instance(tmp_path):
+    from kplink_mm.datasets.synth.generator import generate_split
+    from kplink_mm.geometry.camera import project_points
+    root = str(tmp_path)
+    generate_split(root, 'mv', num_scenes=3, views=3, seed=5, image_size=(96, 96),
+                   workers=1, progress=False)
+    ds = _pose_dataset(root, split='mv')
+    with open(osp.join(root, 'annotations', 'mv.json')) as f:
+        coco = json.load(f)
+    anns = {a['id']: a for a in coco['annotations']}
+    linked = 0
+    for i in range(len(ds)):
+        info = ds.get_data_info(i)
+        start, n = info['category_slice']
+        assert all(0 <= a < n and 0 <= b < n for a, b in info['category_skeleton'])
+        for other in info['other_views']:
+            assert other['view_id'] != info['view_id']
+            # The other view's camera reproduces its keypoints from this instance's 3D points.
+            cam = other['camera']
+            uv, _ = project_points(np.array(anns[info['id']]['keypoints_3d']),
+                                   np.array(cam['K']), np.array(cam['R']), np.array(cam['t']))
+            seen = other['keypoint_states'] > 0
+            np.testing.assert_allclose(uv[seen], other['keypoints'][seen], atol=0.05)
+            linked += 1
+    assert linked > 0

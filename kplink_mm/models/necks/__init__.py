@@ -1,0 +1,3 @@
+from .dpad import DPAD
+
+__all__ = ['DPAD']
