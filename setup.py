@@ -11,8 +11,10 @@ HERE = Path(__file__).resolve().parent
 
 
 def read_requirements(name):
+    """Pins from requirements/NAME, without the `# env-only` ones (see that file)."""
     lines = (HERE / 'requirements' / name).read_text().splitlines()
-    return [ln.split('#')[0].strip() for ln in lines if ln.split('#')[0].strip()]
+    return [ln.split('#')[0].strip() for ln in lines
+            if ln.split('#')[0].strip() and 'env-only' not in ln]
 
 
 def version():

@@ -15,7 +15,9 @@ PY="${PYTHON:-python3}"
 
 # Bump when the install steps below change in a way that needs a new environment.
 ENV_LAYOUT_VERSION=1
-HASH="$( (cat "$ROOT"/requirements/*.txt; echo "layout=$ENV_LAYOUT_VERSION") | sha256sum | cut -c1-16)"
+# Comments and blank lines don't count: editing the explanations must not rebuild.
+HASH="$( (cat "$ROOT"/requirements/*.txt | sed 's/[[:space:]]*#.*//' | grep -v '^$'
+          echo "layout=$ENV_LAYOUT_VERSION") | sha256sum | cut -c1-16)"
 ENV_DIR="$CACHE/envs/$HASH"
 STAMP="$ENV_DIR/.kplink_stamp"
 WHEELS="$CACHE/wheels"
@@ -56,7 +58,8 @@ PIP=("$ENV_DIR/bin/python" -m pip install --disable-pip-version-check)
 "${PIP[@]}" --upgrade pip >/dev/null
 "${PIP[@]}" -r "$ROOT/requirements/build.txt"
 
-pin() { grep -E "^$1([=<>!~ ]|$)" "$ROOT/requirements/runtime.txt" | head -n1; }
+# The requirement line for a package, without its comment.
+pin() { grep -E "^$1([=<>!~ ]|$)" "$ROOT/requirements/runtime.txt" | head -n1 | sed 's/[[:space:]]*#.*//'; }
 
 # torch first: every later build compiles against it.
 "${PIP[@]}" "$(pin torch)" "$(pin torchvision)" "$(pin numpy)"
