@@ -10,6 +10,6 @@ from .version import __version__
 # Before anything can load a checkpoint (torch>=2.6 weights_only default).
 register_checkpoint_safe_globals()
 
-from . import datasets  # noqa: E402,F401
+from . import codecs, datasets, evaluation, models, visualization  # noqa: E402,F401
 
 __all__ = ['__version__']

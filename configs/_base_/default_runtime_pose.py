@@ -19,7 +19,9 @@ env_cfg = dict(
 )
 
 vis_backends = [dict(type='LocalVisBackend')]
-visualizer = dict(type='PoseLocalVisualizer', vis_backends=vis_backends, name='visualizer')
+# numpy >= 2.4 fix of mmpose's PoseLocalVisualizer (kplink_mm/visualization).
+visualizer = dict(
+    type='KplinkPoseLocalVisualizer', vis_backends=vis_backends, name='visualizer')
 
 log_processor = dict(type='LogProcessor', window_size=20, by_epoch=True, num_digits=6)
 log_level = 'INFO'

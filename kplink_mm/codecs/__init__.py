@@ -1,0 +1,3 @@
+from .category_implicit_heatmap import CategoryImplicitHeatmap
+
+__all__ = ['CategoryImplicitHeatmap']

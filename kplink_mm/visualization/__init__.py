@@ -1,0 +1,4 @@
+from .gt_drawer import draw_coco_image, draw_gt
+from .pose_visualizer import KplinkPoseLocalVisualizer
+
+__all__ = ['draw_gt', 'draw_coco_image', 'KplinkPoseLocalVisualizer']

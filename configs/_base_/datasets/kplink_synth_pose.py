@@ -8,11 +8,16 @@ data_root = '{{ fileDirname }}/../../../data/kplink_synth/'
 num_union_keypoints = 97
 input_size = (128, 128)
 
+# mmpose's default meta keys plus the exact keypoint states the metrics split by.
+pack_meta_keys = ('id', 'img_id', 'img_path', 'category_id', 'crowd_index', 'ori_shape',
+                  'img_shape', 'input_size', 'input_center', 'input_scale', 'flip',
+                  'flip_direction', 'flip_indices', 'raw_ann_info', 'dataset_name',
+                  'keypoint_states')
 val_pipeline = [
     dict(type='LoadImage'),
     dict(type='GetBBoxCenterScale', padding=1.25),
     dict(type='TopdownAffine', input_size=input_size),
-    dict(type='PackPoseInputs'),
+    dict(type='PackPoseInputs', meta_keys=pack_meta_keys),
 ]
 
 train_dataloader = dict(
@@ -45,5 +50,6 @@ val_dataloader = dict(
         pipeline=val_pipeline,
     ))
 test_dataloader = val_dataloader
-val_evaluator = dict(type='PCKAccuracy', thr=0.1, norm_item='bbox')
+# PCK@0.1*max(bbox w, h) per category, identified and OracleId, visible/occluded.
+val_evaluator = dict(type='CategoryPCKMetric', alpha=0.1)
 test_evaluator = val_evaluator

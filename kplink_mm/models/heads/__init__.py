@@ -1,0 +1,3 @@
+from .cklm_head import CKLMHead
+
+__all__ = ['CKLMHead']

@@ -1,0 +1,3 @@
+from .category_implicit import CategoryImplicitPoseEstimator
+
+__all__ = ['CategoryImplicitPoseEstimator']

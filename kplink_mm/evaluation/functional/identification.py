@@ -1,0 +1,64 @@
+"""Keypoint identification for category-implicit predictions (StarMap's protocol).
+
+A category-implicit head finds peaks without names. Keypoint i of category c takes
+the peak whose predicted canonical feature is nearest to the category's canonical
+position of i ("PCK"); the oracle variant gives each ground-truth keypoint the peak
+nearest to it in the image ("OracleId"), which factors identification out.
+"""
+import numpy as np
+
+
+def identify_keypoints(peaks: np.ndarray, scores: np.ndarray, features: np.ndarray,
+                       canonical: np.ndarray, score_thr: float = 0.0):
+    """Name peaks by nearest canonical feature.
+
+    Args:
+        peaks (np.ndarray): (P, 2) peak locations.
+        scores (np.ndarray): (P,) peak confidences; padding has score 0.
+        features (np.ndarray): (P, D) predicted canonical features of the peaks.
+        canonical (np.ndarray): (N, D) the category's canonical keypoint features.
+        score_thr (float): peaks at or below this score are not candidates.
+
+    Returns:
+        tuple: keypoints (N, 2), scores (N,) (0 where no candidate exists), and the
+        chosen peak index per keypoint (N,) (-1 where none).
+    """
+    canonical = np.asarray(canonical, dtype=np.float32)
+    N = len(canonical)
+    valid = np.asarray(scores) > score_thr
+    out_kpts = np.zeros((N, 2), dtype=np.float32)
+    out_scores = np.zeros(N, dtype=np.float32)
+    chosen = np.full(N, -1, dtype=np.int64)
+    if not valid.any():
+        return out_kpts, out_scores, chosen
+    idx = np.nonzero(valid)[0]
+    dist = np.linalg.norm(canonical[:, None, :] - np.asarray(features)[None, idx], axis=-1)
+    best = idx[dist.argmin(axis=1)]
+    return np.asarray(peaks)[best].astype(np.float32), np.asarray(scores)[best], best
+
+
+def oracle_identify(peaks: np.ndarray, scores: np.ndarray, gt_keypoints: np.ndarray,
+                    score_thr: float = 0.0):
+    """Give every ground-truth keypoint (N, 2) the candidate peak nearest to it."""
+    N = len(gt_keypoints)
+    valid = np.asarray(scores) > score_thr
+    if not valid.any():
+        return np.zeros((N, 2), np.float32), np.zeros(N, bool)
+    cand = np.asarray(peaks)[valid]
+    d = np.linalg.norm(np.asarray(gt_keypoints)[:, None] - cand[None], axis=-1)
+    return cand[d.argmin(axis=1)].astype(np.float32), np.ones(N, bool)
+
+
+def pck_hits(pred: np.ndarray, gt: np.ndarray, bbox_xyxy: np.ndarray, alpha: float = 0.1,
+             found: np.ndarray = None) -> np.ndarray:
+    """Per keypoint: is the error below alpha * max(bbox w, h)? (N,) bool.
+
+    Keypoints without a prediction (`found` False) are misses.
+    """
+    x1, y1, x2, y2 = np.asarray(bbox_xyxy, dtype=np.float64)
+    thr = alpha * max(x2 - x1, y2 - y1)
+    err = np.linalg.norm(np.asarray(pred, np.float64) - np.asarray(gt, np.float64), axis=-1)
+    hits = err < thr
+    if found is not None:
+        hits &= np.asarray(found, bool)
+    return hits

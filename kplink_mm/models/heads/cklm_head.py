@@ -1,0 +1,260 @@
+"""CKLM: KLPNet's Cross-stage Keypoint Localization Module (§3.2, Eq. 1-3).
+
+Every stage is a small encoder-decoder over ``num_layers`` resolutions that predicts,
+at heatmap resolution, ONE category-implicit confidence map, offset maps (O_x, O_y)
+and canonical identity features. Neighbouring stages exchange features through
+concatenation + 1x1 "transmission" convolutions:
+
+    f_l,fine   = T(C(f_l,coarse, f_(l-1),out))           (Eq. 2, encoder side)
+    f_(l-1),out = T(C(f_l,fine,down, f_(l-1),fine,up))    (Eq. 3, decoder side)
+
+Stage s is supervised with the s-th Gaussian kernel of the codec (7, 5, 3 by default:
+coarse to fine); BCE on confidences, Smooth-L1 on offsets (Eq. 1) and on identities.
+"""
+from typing import List, Optional, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from mmcv.cnn import ConvModule
+from mmengine.structures import InstanceData
+from torch import nn
+
+from mmpose.models.heads.base_head import BaseHead
+from mmpose.registry import KEYPOINT_CODECS, MODELS
+
+from ...datasets.metainfo import category_slices
+from ...datasets.synth.categories import get_category
+from ...evaluation.functional import identify_keypoints
+
+
+class CKLMStage(nn.Module):
+    """One encoder-decoder stage with optional cross-stage aggregation inputs."""
+
+    def __init__(self, channels: int, num_layers: int, out_channels: int,
+                 aggregate_previous: bool, norm_cfg: dict):
+        super().__init__()
+        conv = dict(norm_cfg=norm_cfg, act_cfg=dict(type='ReLU'))
+        self.encoders = nn.ModuleList([
+            ConvModule(channels, channels, 3, stride=1 if i == 0 else 2, padding=1, **conv)
+            for i in range(num_layers)
+        ])
+        # Eq. 2: transmission layers joining this stage's encoder with the previous
+        # stage's decoder output at the same resolution.
+        self.encoder_transmissions = nn.ModuleList([
+            ConvModule(2 * channels, channels, 1, **conv) for _ in range(num_layers)
+        ]) if aggregate_previous else None
+        # Eq. 3: decoder joins the up-sampled coarser output with the finer encoder.
+        self.decoder_transmissions = nn.ModuleList([
+            ConvModule(2 * channels, channels, 1, **conv) for _ in range(num_layers - 1)
+        ])
+        self.decoder_refines = nn.ModuleList([
+            ConvModule(channels, channels, 3, padding=1, **conv) for _ in range(num_layers - 1)
+        ])
+        self.predict = nn.Conv2d(channels, out_channels, 1)
+
+    def forward(self, x: torch.Tensor, previous: Optional[List[torch.Tensor]] = None):
+        encoded, h = [], x
+        for layer, enc in enumerate(self.encoders):
+            h = enc(h)
+            if self.encoder_transmissions is not None and previous is not None:
+                h = self.encoder_transmissions[layer](torch.cat([h, previous[layer]], 1))
+            encoded.append(h)
+        decoded = [None] * len(encoded)
+        d = decoded[-1] = encoded[-1]
+        for layer in range(len(encoded) - 2, -1, -1):
+            up = F.interpolate(d, size=encoded[layer].shape[-2:], mode='nearest')
+            d = self.decoder_transmissions[layer](torch.cat([encoded[layer], up], 1))
+            d = decoded[layer] = self.decoder_refines[layer](d)
+        return self.predict(decoded[0]), decoded
+
+
+@MODELS.register_module()
+class CKLMHead(BaseHead):
+    """Multi-stage category-implicit keypoint head.
+
+    Args:
+        in_channels (Sequence[int]): channels of the backbone levels it receives,
+            finest first (e.g. ResNet-18 with ``out_indices=(0, 1, 2, 3)``:
+            ``[64, 128, 256, 512]``); the finest level sets the heatmap size.
+        feat_channels (int): width of the stages.
+        num_stages (int): 1-5; must equal ``len(decoder.kernel_sizes)``.
+        num_layers (int): resolutions per stage encoder-decoder.
+        cross_stage (bool): use the cross-stage aggregation of Eq. 2-3; False stacks
+            stages that only see the previous stage's output (the ablation).
+        categories (Sequence[str], optional): categories of the union keypoint space,
+            in dataset order (default: all kplink-synth categories).
+        pos_weight (float): extra BCE weight on confidence-map foreground
+            (weight = 1 + pos_weight * target), which keeps the sparse peaks from
+            being drowned by the background.
+        confidence_weight, offset_weight, canonical_weight (float): Θ, Υ of Eq. 1
+            and the identity-feature weight.
+        stage_loss_weights (Sequence[float], optional): per stage, default all 1.
+        loss_confidence, loss_offset, loss_canonical (dict): mmpose loss configs.
+        decoder (dict): a ``CategoryImplicitHeatmap`` codec config.
+    """
+
+    def __init__(self,
+                 in_channels: Sequence[int],
+                 feat_channels: int = 64,
+                 num_stages: int = 3,
+                 num_layers: int = 3,
+                 cross_stage: bool = True,
+                 categories: Optional[Sequence[str]] = None,
+                 pos_weight: float = 10.0,
+                 confidence_weight: float = 1.0,
+                 offset_weight: float = 1.0,
+                 canonical_weight: float = 1.0,
+                 stage_loss_weights: Optional[Sequence[float]] = None,
+                 loss_confidence: dict = dict(type='BCELoss', use_target_weight=True),
+                 loss_offset: dict = dict(type='SmoothL1Loss'),
+                 loss_canonical: dict = dict(type='SmoothL1Loss'),
+                 norm_cfg: dict = dict(type='BN'),
+                 decoder: dict = None,
+                 init_cfg=None):
+        super().__init__(init_cfg)
+        if decoder is None:
+            raise ValueError('CKLMHead needs `decoder` (a CategoryImplicitHeatmap config)')
+        if not 1 <= num_stages <= 5:
+            raise ValueError(f'num_stages must be in 1..5, got {num_stages}')
+        self.decoder = KEYPOINT_CODECS.build(decoder)
+        if self.decoder.num_stages != num_stages:
+            raise ValueError(
+                f'num_stages={num_stages} but the codec has '
+                f'{self.decoder.num_stages} kernel_sizes {self.decoder.kernel_sizes}; '
+                'give one Gaussian kernel per stage')
+        self.num_stages = num_stages
+        self.cross_stage = cross_stage
+        self.canonical_dim = self.decoder.canonical_dim
+        self.pos_weight = pos_weight
+        self.weights = dict(confidence=confidence_weight, offset=offset_weight,
+                            canonical=canonical_weight)
+        self.stage_loss_weights = list(stage_loss_weights or [1.0] * num_stages)
+        if len(self.stage_loss_weights) != num_stages:
+            raise ValueError(f'stage_loss_weights needs {num_stages} values, got '
+                             f'{self.stage_loss_weights}')
+        self.slices = category_slices(categories)
+
+        conv = dict(norm_cfg=norm_cfg, act_cfg=dict(type='ReLU'))
+        self.in_channels = list(in_channels)
+        self.laterals = nn.ModuleList(
+            [ConvModule(c, feat_channels, 1, **conv) for c in self.in_channels])
+        self.fuse = ConvModule(feat_channels, feat_channels, 3, padding=1, **conv)
+        out_channels = 3 + self.canonical_dim  # confidence logit, O_x, O_y, identity
+        self.stages = nn.ModuleList([
+            CKLMStage(feat_channels, num_layers, out_channels,
+                      aggregate_previous=cross_stage and s > 0, norm_cfg=norm_cfg)
+            for s in range(num_stages)
+        ])
+        self.remaps = nn.ModuleList([
+            ConvModule(out_channels, feat_channels, 1, **conv) for _ in range(num_stages - 1)
+        ])
+        self.loss_confidence = MODELS.build(loss_confidence)
+        self.loss_offset = MODELS.build(loss_offset)
+        self.loss_canonical = MODELS.build(loss_canonical)
+
+    def forward(self, feats: Sequence[torch.Tensor]) -> List[torch.Tensor]:
+        """Per-stage outputs (B, 3 + D, H, W): confidence logit, O_x, O_y, identity."""
+        feats = list(feats)[-len(self.in_channels):]
+        if len(feats) != len(self.in_channels):
+            raise ValueError(f'CKLMHead expects {len(self.in_channels)} feature levels '
+                             f'(in_channels={self.in_channels}), got {len(feats)}')
+        size = feats[0].shape[-2:]
+        x = sum(F.interpolate(lat(f), size=size, mode='bilinear', align_corners=False)
+                if f.shape[-2:] != size else lat(f) for lat, f in zip(self.laterals, feats))
+        x = self.fuse(x)
+        outputs, previous = [], None
+        for s, stage in enumerate(self.stages):
+            out, decoded = stage(x, previous if self.cross_stage else None)
+            outputs.append(out)
+            if s + 1 < self.num_stages:
+                x = x + decoded[0] + self.remaps[s](out)
+                previous = decoded
+        return outputs
+
+    def loss(self, feats, batch_data_samples, train_cfg: dict = {}) -> dict:
+        outputs = self.forward(feats)
+        targets = torch.stack([d.gt_fields.heatmaps for d in batch_data_samples])
+        sl = self.decoder.channel_slices()
+        conf_t = targets[:, sl['confidence']]
+        off_t = targets[:, sl['offset']].permute(0, 2, 3, 1)
+        off_m = targets[:, sl['offset_mask']][:, 0] > 0
+        can_t = targets[:, sl['canonical']].permute(0, 2, 3, 1)
+        can_m = targets[:, sl['canonical_mask']][:, 0] > 0
+        losses = dict()
+        B = targets.shape[0]
+        for s, out in enumerate(outputs):
+            w = self.stage_loss_weights[s]
+            conf = out[:, 0].reshape(B, -1)
+            tgt = conf_t[:, s].reshape(B, -1)
+            losses[f'loss_conf_s{s + 1}'] = w * self.weights['confidence'] * \
+                self.loss_confidence(conf, tgt, 1.0 + self.pos_weight * tgt)
+            pred = out.permute(0, 2, 3, 1)
+            losses[f'loss_offset_s{s + 1}'] = w * self.weights['offset'] * \
+                self._masked(self.loss_offset, pred[..., 1:3], off_t, off_m)
+            losses[f'loss_canonical_s{s + 1}'] = w * self.weights['canonical'] * \
+                self._masked(self.loss_canonical, pred[..., 3:], can_t, can_m)
+        return losses
+
+    @staticmethod
+    def _masked(loss_module, pred, target, mask):
+        # Only pixels near a keypoint carry offsets/identities; an empty batch gives a
+        # zero that still depends on the prediction (keeps DDP's graph complete).
+        if not mask.any():
+            return pred.sum() * 0.0
+        return loss_module(pred[mask][None], target[mask][None])
+
+    def _flip_back(self, out: torch.Tensor) -> torch.Tensor:
+        """Undo a horizontal input flip on raw outputs (B, 3 + D, H, W).
+
+        Offsets: a flipped map's pixel j maps to i = W-1-j; the exact keypoint
+        position gives O_x(i) = -O_x'(j) + (1 - 1/stride). Identity features: the
+        object's left/right axis (canonical y, object frame) changes sign.
+        """
+        out = out.flip(-1).clone()
+        stride_x = float(self.decoder.scale_factor[0])
+        out[:, 1] = -out[:, 1] + (1.0 - 1.0 / stride_x)
+        if self.canonical_dim >= 2:
+            out[:, 4] = -out[:, 4]
+        return out
+
+    def predict(self, feats, batch_data_samples, test_cfg: dict = {}):
+        if test_cfg.get('flip_test', False):
+            _feats, _feats_flip = feats
+            out = self.forward(_feats)[-1]
+            out_flip = self._flip_back(self.forward(_feats_flip)[-1])
+            conf = (torch.sigmoid(out[:, :1]) + torch.sigmoid(out_flip[:, :1])) / 2
+            rest = (out[:, 1:] + out_flip[:, 1:]) / 2
+        else:
+            out = self.forward(feats)[-1]
+            conf, rest = torch.sigmoid(out[:, :1]), out[:, 1:]
+        return self.decode_outputs(conf, rest, batch_data_samples)
+
+    def decode_outputs(self, conf, rest, batch_data_samples):
+        """Peaks per sample, then named by the sample's category (StarMap protocol)."""
+        sl = self.decoder.channel_slices()
+        S = self.num_stages
+        num_union = sum(n for _, n in self.slices.values())
+        preds = []
+        for b, sample in enumerate(batch_data_samples):
+            maps = np.zeros((self.decoder.num_channels, ) + tuple(conf.shape[-2:]), np.float32)
+            maps[S - 1] = conf[b, 0].detach().cpu().numpy()
+            rest_np = rest[b].detach().cpu().numpy()
+            maps[sl['offset']] = rest_np[:2]
+            maps[sl['canonical']] = rest_np[2:]
+            peaks, scores, feats = self.decoder.decode(maps)
+            keypoints = np.zeros((1, num_union, 2), np.float32)
+            kp_scores = np.zeros((1, num_union), np.float32)
+            cat_id = sample.metainfo.get('category_id')
+            if cat_id is not None:
+                spec = get_category(int(np.asarray(cat_id).reshape(-1)[0]))
+                start, n = self.slices[spec.name]
+                kpts, kscores, _ = identify_keypoints(
+                    peaks[0], scores[0], feats[0], spec.canonical_keypoints(),
+                    score_thr=self.decoder.score_thr)
+                keypoints[0, start:start + n] = kpts
+                kp_scores[0, start:start + n] = kscores
+            preds.append(InstanceData(
+                keypoints=keypoints, keypoint_scores=kp_scores, peaks=peaks,
+                peak_scores=scores, peak_features=feats))
+        return preds

@@ -1,0 +1,180 @@
+"""DPAD detection configs: parse, build, CIoU, fair baselines, a few training steps."""
+import copy
+import glob
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from mmengine.structures import InstanceData
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+CFG_DIR = osp.join(REPO, 'configs')
+DET_CONFIGS = sorted(
+    glob.glob(osp.join(CFG_DIR, 'dpad', '*.py')) +
+    glob.glob(osp.join(CFG_DIR, 'baselines', 'atss_fpn_*.py')) +
+    glob.glob(osp.join(CFG_DIR, 'baselines', 'atss_pafpn_*.py')))
+CPU_CFG = osp.join(CFG_DIR, 'dpad', 'atss_dpad_r18_cpu_kplink-synth-256.py')
+PAPER_CFG = osp.join(CFG_DIR, 'dpad', 'atss_dpad_x101-64x4d_1x_coco.py')
+STRIDES = [8, 16, 32, 64, 128, 256, 512]
+
+
+def _rel(path):
+    return osp.relpath(path, CFG_DIR)
+
+
+@pytest.fixture(autouse=True)
+def _scope():
+    import kplink_mm  # noqa: F401
+    import kplink_mm.models  # noqa: F401
+    init_default_scope('mmdet')
+
+
+def _build(cfg_model):
+    from mmdet.registry import MODELS
+    return MODELS.build(copy.deepcopy(cfg_model))
+
+
+def test_expected_configs_exist():
+    names = {_rel(p) for p in DET_CONFIGS}
+    for name in ('dpad/atss_dpad_r18_cpu_kplink-synth-256.py',
+                 'dpad/atss_dpad_x101-64x4d_1x_coco.py',
+                 'dpad/atss_dpad_x50-32x4d_1x_coco.py',
+                 'dpad/atss_dpad_x152-32x4d_1x_coco.py',
+                 'baselines/atss_fpn_r18_cpu_kplink-synth-256.py',
+                 'baselines/atss_pafpn_r18_cpu_kplink-synth-256.py'):
+        assert name in names
+
+
+@pytest.mark.parametrize('path', DET_CONFIGS, ids=_rel)
+def test_config_parses_and_builds(path):
+    from mmdet.models.losses import CIoULoss
+    cfg = Config.fromfile(path)
+    assert cfg.default_scope == 'mmdet'
+    assert 'kplink_mm' in cfg.custom_imports['imports']
+    # The config says CIoU, and the built head uses mmdet's CIoULoss.
+    assert cfg.model.bbox_head.loss_bbox.type == 'CIoULoss'
+    assert cfg.model.bbox_head.anchor_generator.strides == STRIDES
+    assert cfg.model.neck.num_outs == len(STRIDES)
+    model = _build(cfg.model)
+    assert type(model.bbox_head).__name__ == 'ATSSHead'
+    assert isinstance(model.bbox_head.loss_bbox, CIoULoss)
+    assert model.bbox_head.num_base_priors == 1  # one anchor per location
+    assert type(model.neck).__name__ == cfg.model.neck.type
+
+
+def test_paper_sized_forward_small_input():
+    cfg = Config.fromfile(PAPER_CFG)
+    assert cfg.model.backbone.type == 'ResNeXt'
+    assert (cfg.model.backbone.depth, cfg.model.backbone.groups,
+            cfg.model.backbone.base_width) == (101, 64, 4)
+    assert cfg.train_dataloader.dataset.type == 'CocoDataset'
+    assert cfg.train_dataloader.dataset.data_root == 'data/coco/'
+    model = _build(cfg.model).eval()
+    with torch.no_grad():
+        cls_scores, bbox_preds, centerness = model._forward(torch.rand(1, 3, 256, 256))
+    assert len(cls_scores) == 7
+    assert [tuple(c.shape[2:]) for c in cls_scores] == [
+        (-(-256 // s), ) * 2 for s in STRIDES]
+    assert cls_scores[0].shape[1] == 80 and bbox_preds[0].shape[1] == 4
+
+
+@pytest.mark.parametrize('name', ['atss_dpad_x50-32x4d_1x_coco.py',
+                                  'atss_dpad_x152-32x4d_1x_coco.py'])
+def test_table2_depths(name):
+    cfg = Config.fromfile(osp.join(CFG_DIR, 'dpad', name))
+    model = _build(cfg.model)
+    depth = cfg.model.backbone.depth
+    assert depth in (50, 152)
+    assert model.backbone.stage_blocks == {50: (3, 4, 6, 3), 152: (3, 8, 36, 3)}[depth]
+
+
+@pytest.mark.parametrize('path, depth', [(CPU_CFG, 77), (PAPER_CFG, 18)],
+                         ids=['resnet', 'resnext'])
+def test_unknown_backbone_depth_fails_clearly(path, depth, tmp_path):
+    child = tmp_path / 'bad_depth.py'
+    child.write_text(f"_base_ = {path!r}\nmodel = dict(backbone=dict(depth={depth}))\n")
+    cfg = Config.fromfile(str(child))
+    with pytest.raises(KeyError, match=f'invalid depth {depth}'):
+        _build(cfg.model)
+
+
+@pytest.mark.parametrize('kind', ['fpn', 'pafpn'])
+@pytest.mark.parametrize('suffix', ['r18_cpu_kplink-synth-256', 'x101-64x4d_1x_coco'])
+def test_baselines_differ_from_dpad_only_in_the_neck(kind, suffix):
+    dpad = Config.fromfile(osp.join(CFG_DIR, 'dpad', f'atss_dpad_{suffix}.py'))
+    base = Config.fromfile(osp.join(CFG_DIR, 'baselines', f'atss_{kind}_{suffix}.py'))
+    assert base.model.neck.type == kind.upper()
+    d, b = dpad.to_dict(), base.to_dict()
+    d['model']['neck'].pop('type')
+    b['model']['neck'].pop('type')
+    for key in ('model', 'train_dataloader', 'val_evaluator', 'optim_wrapper',
+                'param_scheduler', 'train_cfg'):
+        assert d[key] == b[key], key
+
+
+def _fake_batch(n=2, size=128):
+    from mmdet.structures import DetDataSample
+    g = torch.Generator().manual_seed(0)
+    inputs, samples = [], []
+    for _ in range(n):
+        inputs.append(torch.randint(0, 256, (3, size, size), generator=g, dtype=torch.uint8))
+        s = DetDataSample(metainfo=dict(img_shape=(size, size), ori_shape=(size, size),
+                                        scale_factor=(1.0, 1.0)))
+        s.gt_instances = InstanceData(
+            bboxes=torch.tensor([[10., 12., 60., 70.], [64., 40., 120., 110.]]),
+            labels=torch.tensor([1, 7]))
+        samples.append(s)
+    return dict(inputs=inputs, data_samples=samples)
+
+
+def test_cpu_config_few_training_steps_reduce_loss():
+    from mmengine.optim import build_optim_wrapper
+    torch.manual_seed(0)
+    cfg = Config.fromfile(CPU_CFG)
+    assert cfg.model.bbox_head.num_classes == 10
+    assert cfg.model.backbone.init_cfg is None  # no download
+    model = _build(cfg.model)
+    model.init_weights()
+    model.train()
+    optim = build_optim_wrapper(model, cfg.optim_wrapper)
+    batch = _fake_batch()
+    losses = []
+    for _ in range(8):
+        log_vars = model.train_step(batch, optim)
+        losses.append(float(log_vars['loss']))
+    assert all(torch.isfinite(torch.tensor(losses)))
+    assert losses[-1] < 0.8 * losses[0], losses
+    model.eval()
+    with torch.no_grad():
+        preds = model.test_step(batch)
+    assert len(preds) == 2 and preds[0].pred_instances.bboxes.shape[-1] == 4
+
+
+def test_kplink_synth_dataset_config_feeds_the_model(tiny_synth):
+    from mmengine.dataset import pseudo_collate
+
+    from mmdet.registry import DATASETS
+    cfg = Config.fromfile(CPU_CFG)
+    ds_cfg = cfg.train_dataloader.dataset
+    assert ds_cfg.type == 'KplinkSynthDetDataset'
+    assert (ds_cfg.ann_file, ds_cfg.data_prefix) == ('annotations/train.json', dict(img=''))
+    val = cfg.val_dataloader.dataset
+    assert cfg.val_evaluator.type == 'CocoMetric'
+    assert osp.normpath(cfg.val_evaluator.ann_file) == osp.normpath(
+        osp.join(val.data_root, val.ann_file))
+    assert osp.normpath(ds_cfg.data_root) == osp.join(REPO, 'data', 'kplink_synth')
+
+    ds_cfg.data_root = tiny_synth
+    dataset = DATASETS.build(ds_cfg)
+    assert len(dataset) > 0 and len(dataset.metainfo['classes']) == 10
+    batch = pseudo_collate([dataset[0], dataset[1]])
+    model = _build(cfg.model)
+    model.train()
+    data = model.data_preprocessor(batch, training=True)
+    losses = model(**data, mode='loss')
+    assert set(losses) >= {'loss_cls', 'loss_bbox', 'loss_centerness'}
+    total = sum(v.sum() if torch.is_tensor(v) else sum(x.sum() for x in v)
+                for v in losses.values())
+    assert torch.isfinite(total)

@@ -1,0 +1,113 @@
+import numpy as np
+import pytest
+import torch
+from mmengine.registry import init_default_scope
+from mmengine.structures import PixelData
+
+from mmpose.structures import PoseDataSample
+
+import kplink_mm  # noqa: F401
+from kplink_mm.datasets.metainfo import category_slices
+from kplink_mm.datasets.synth.categories import get_category
+
+CODEC = dict(type='CategoryImplicitHeatmap', input_size=(64, 64), heatmap_size=(16, 16),
+             kernel_sizes=(7, 5, 3))
+
+
+def _head(**kw):
+    from mmpose.registry import MODELS
+    init_default_scope('mmpose')
+    cfg = dict(type='CKLMHead', in_channels=[8, 16], feat_channels=8, num_stages=3,
+               num_layers=2, decoder=CODEC)
+    cfg.update(kw)
+    return MODELS.build(cfg)
+
+
+def _feats(batch=2):
+    torch.manual_seed(0)
+    return [torch.randn(batch, 8, 16, 16), torch.randn(batch, 16, 8, 8)]
+
+
+def _samples(head, batch=2):
+    from mmpose.registry import KEYPOINT_CODECS
+    codec = KEYPOINT_CODECS.build(CODEC)
+    out = []
+    for b in range(batch):
+        enc = codec.encode(np.array([[[10.0 + b, 20.0], [40.0, 44.0]]], np.float32),
+                           np.ones((1, 2)), np.array([[[0.1, 0.2, 0.3], [0.3, -0.2, 0.0]]]))
+        s = PoseDataSample(metainfo=dict(category_id=get_category('car').id))
+        s.gt_fields = PixelData(heatmaps=torch.from_numpy(enc['heatmaps']))
+        out.append(s)
+    return out
+
+
+@pytest.mark.parametrize('cross_stage', [True, False])
+def test_losses_are_per_stage_and_finite(cross_stage):
+    head = _head(cross_stage=cross_stage)
+    losses = head.loss(_feats(), _samples(head))
+    assert set(losses) == {f'loss_{k}_s{s}' for k in ('conf', 'offset', 'canonical')
+                           for s in (1, 2, 3)}
+    assert all(torch.isfinite(v) for v in losses.values())
+    sum(losses.values()).backward()
+    assert all(p.grad is not None for p in head.stages[0].parameters())
+
+
+def test_stage_count_must_match_kernels():
+    with pytest.raises(ValueError, match='kernel_sizes'):
+        _head(num_stages=2)
+    with pytest.raises(ValueError, match='1..5'):
+        _head(num_stages=6, decoder=dict(CODEC, kernel_sizes=(13, 11, 9, 7, 5, 3)))
+
+
+def test_training_steps_reduce_the_loss():
+    head = _head()
+    feats, samples = _feats(), _samples(head)
+    opt = torch.optim.Adam(head.parameters(), lr=1e-2)
+    first = None
+    for _ in range(30):
+        loss = sum(head.loss(feats, samples).values())
+        first = first if first is not None else loss.item()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert loss.item() < 0.5 * first
+
+
+def test_predict_names_keypoints_in_the_category_slice():
+    head = _head().eval()
+    samples = _samples(head, batch=1)
+    with torch.no_grad():
+        preds = head.predict(_feats(1), samples, test_cfg=dict(flip_test=False))
+    start, n = category_slices()['car']
+    p = preds[0]
+    assert p.keypoints.shape == (1, 97, 2) and p.peaks.shape[1] == 24
+    outside = np.ones(97, bool)
+    outside[start:start + n] = False
+    assert not p.keypoint_scores[0, outside].any()
+
+
+def test_flip_back_undoes_an_input_flip_exactly():
+    """Targets of a flipped input, flipped back, decode to the original keypoints."""
+    from mmpose.registry import KEYPOINT_CODECS
+    head = _head()
+    codec = KEYPOINT_CODECS.build(CODEC)
+    kpts = np.array([[[10.3, 20.7], [40.6, 44.2]]], np.float32)
+    canon = np.array([[[0.1, 0.2, 0.3], [0.3, -0.2, 0.0]]], np.float32)
+    flipped = kpts.copy()
+    flipped[..., 0] = 64 - 1 - flipped[..., 0]  # mmpose's flip_keypoints
+    canon_flipped = canon * np.array([1, -1, 1], np.float32)  # left <-> right
+    enc = codec.encode(flipped, np.ones((1, 2)), canon_flipped)['heatmaps']
+    sl = codec.channel_slices()
+    out = torch.from_numpy(np.concatenate(
+        [enc[sl['confidence']][-1:], enc[sl['offset']], enc[sl['canonical']]]))[None]
+    back = head._flip_back(out)[0].numpy()
+    maps = np.zeros_like(enc)
+    maps[2] = back[0]
+    maps[sl['offset']] = back[1:3]
+    maps[sl['canonical']] = back[3:]
+    peaks, scores, feats = codec.decode(maps)
+    got = peaks[0, scores[0] > 0]
+    for k in range(2):
+        j = np.linalg.norm(got - kpts[0, k], axis=1).argmin()
+        assert np.linalg.norm(got[j] - kpts[0, k]) < 1e-3
+        np.testing.assert_allclose(feats[0, j], canon[0, k], atol=1e-6)

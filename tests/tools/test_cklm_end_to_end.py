@@ -1,0 +1,45 @@
+"""CKLM trains with tools/train.py, tests with tools/test.py --dump, and the dump
+re-evaluates offline to the same numbers."""
+import glob
+import json
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+CONFIG = osp.join(REPO, 'configs/cklm/cklm-2s_res18_cpu_kplink-synth-128x128.py')
+
+
+def _run(args, cwd, env):
+    proc = subprocess.run([sys.executable] + args, cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
+    return proc.stdout + proc.stderr
+
+
+def test_cklm_train_test_dump_offline(tiny_synth, tiny_pose_cfg_options, tmp_path,
+                                      subprocess_env):
+    work = str(tmp_path / 'work')
+    opts = tiny_pose_cfg_options(tiny_synth)
+    _run([osp.join(REPO, 'tools/train.py'), CONFIG, '--work-dir', work, '--cfg-options'] +
+         opts, cwd=str(tmp_path), env=subprocess_env)
+    ckpt = osp.join(work, 'epoch_1.pth')
+    dump = str(tmp_path / 'preds.pkl')
+    test_work = str(tmp_path / 'test')
+    _run([osp.join(REPO, 'tools/test.py'), CONFIG, ckpt, '--work-dir', test_work, '--dump',
+          dump, '--cfg-options'] + opts, cwd=str(tmp_path), env=subprocess_env)
+    online_files = glob.glob(osp.join(test_work, '*', '*.json'))
+    assert online_files
+    with open(online_files[0]) as f:
+        online = json.load(f)
+    offline_json = str(tmp_path / 'offline.json')
+    out = _run([osp.join(REPO, 'tools/analysis/eval_pck_dump.py'), dump, '--json',
+                offline_json], cwd=str(tmp_path), env=subprocess_env)
+    assert '| mean |' in out
+    with open(offline_json) as f:
+        offline = json.load(f)
+    assert 'PCK' in offline and 'OracleId' in offline
+    for key, value in offline.items():
+        assert online[f'kplink/{key}'] == pytest.approx(value)

@@ -1,0 +1,60 @@
+"""Recompute per-category PCK / OracleId offline from a `tools/test.py --dump` file.
+
+    python tools/analysis/eval_pck_dump.py work_dirs/x/preds.pkl [--alpha 0.1] [--json out.json]
+"""
+import argparse
+import json
+import os.path as osp
+import pickle
+import sys
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+from kplink_mm.datasets.metainfo import category_slices  # noqa: E402
+from kplink_mm.evaluation.metrics import evaluate_records, record_from_sample  # noqa: E402
+
+
+def format_table(metrics: dict) -> str:
+    cats = sorted({k.split('/')[1] for k in metrics if '/' in k})
+    cols = ['PCK', 'OracleId', 'PCK_occluded', 'OracleId_occluded']
+    lines = ['| category | ' + ' | '.join(cols) + ' |', '|---' * (len(cols) + 1) + '|']
+    for c in cats + ['mean']:
+        vals = [metrics.get(f'{col}/{c}' if c != 'mean' else col) for col in cols]
+        lines.append(f'| {c} | ' + ' | '.join(
+            '-' if v is None else f'{100 * v:.1f}' for v in vals) + ' |')
+    return '\n'.join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('dump', help='pickle written by tools/test.py --dump')
+    parser.add_argument('--alpha', type=float, default=0.1)
+    parser.add_argument('--score-thr', type=float, default=0.0)
+    parser.add_argument('--json', help='also write the metrics here')
+    args = parser.parse_args(argv)
+    try:
+        with open(args.dump, 'rb') as f:
+            samples = pickle.load(f)
+    except (OSError, pickle.UnpicklingError, EOFError) as err:
+        raise SystemExit(f'cannot read dump {args.dump}: {err}')
+    if not samples:
+        raise SystemExit(f'{args.dump} holds no predictions')
+    slices = category_slices()
+    records = []
+    for i, s in enumerate(samples):
+        if 'pred_instances' not in s or 'gt_instances' not in s:
+            raise SystemExit(f'{args.dump}: sample {i} lacks pred_instances/gt_instances; '
+                             'was it written by tools/test.py --dump?')
+        records.append(record_from_sample(s, slices))
+    metrics = evaluate_records(records, args.alpha, args.score_thr)
+    print(format_table(metrics))
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump(metrics, f, indent=1, sort_keys=True)
+    return metrics
+
+
+if __name__ == '__main__':
+    main()
