@@ -12,10 +12,10 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.config import DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-from kplink_mm.utils import default_work_dir, prepare_cpu_distributed  # noqa: E402
+from kplink_mm.utils import load_tool_config, prepare_cpu_distributed  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -44,14 +44,7 @@ def parse_args(argv=None):
 
 
 def build_config(args):
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    cfg.launcher = args.launcher
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = default_work_dir(args.config)
+    cfg = load_tool_config(args.config, args.cfg_options, args.launcher, args.work_dir)
     if args.amp:
         import torch
         if not torch.cuda.is_available():

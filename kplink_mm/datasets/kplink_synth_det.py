@@ -4,11 +4,11 @@ from mmdet.registry import DATASETS
 
 from .metainfo import _palette
 from .synth.categories import CATEGORIES
-from .synth_prepare import ensure_annotation_file
+from .synth_prepare import AutoGenerateMixin, check_bbox
 
 
 @DATASETS.register_module()
-class KplinkSynthDetDataset(CocoDataset):
+class KplinkSynthDetDataset(AutoGenerateMixin, CocoDataset):
     """Boxes of kplink-synth; instances with iscrowd=1 (almost hidden) are ignored.
 
     Args:
@@ -18,11 +18,6 @@ class KplinkSynthDetDataset(CocoDataset):
 
     METAINFO = dict(classes=tuple(CATEGORIES), palette=[tuple(c) for c in _palette(len(CATEGORIES))])
 
-    def __init__(self, *args, auto_generate: bool = True, **kwargs):
-        if auto_generate and kwargs.get('ann_file') and not kwargs.get('lazy_init'):
-            ensure_annotation_file(kwargs.get('data_root') or '', kwargs['ann_file'])
-        super().__init__(*args, **kwargs)
-
     def parse_data_info(self, raw_data_info: dict):
         for ann in raw_data_info['raw_ann_info']:
             if ann.get('category_id') not in self.cat2label:
@@ -30,8 +25,5 @@ class KplinkSynthDetDataset(CocoDataset):
                     f'{self.ann_file}: annotation id={ann.get("id")} has unknown '
                     f'category_id={ann.get("category_id")!r}; known ids: '
                     f'{sorted(self.cat2label)}')
-            bbox = ann.get('bbox')
-            if bbox is None or len(bbox) != 4:
-                raise ValueError(f'{self.ann_file}: annotation id={ann.get("id")} has '
-                                 f'an invalid "bbox": {bbox!r}')
+            check_bbox(self.ann_file, ann)
         return super().parse_data_info(raw_data_info)

@@ -9,14 +9,14 @@ from mmpose.registry import DATASETS
 
 from .metainfo import build_union_metainfo
 from .synth.categories import get_category
-from .synth_prepare import ensure_annotation_file
+from .synth_prepare import AutoGenerateMixin, check_bbox
 
 # Per-instance fields of the synth annotations that are carried into data samples.
 _EXTRA_INSTANCE_FIELDS = ('instance_id', 'scene_id')
 
 
 @DATASETS.register_module()
-class KplinkSynthPoseDataset(BaseCocoStyleDataset):
+class KplinkSynthPoseDataset(AutoGenerateMixin, BaseCocoStyleDataset):
     """Top-down samples of kplink-synth (or any COCO file in the same schema).
 
     Each instance fills only its category's slice of the union keypoint space; the
@@ -33,11 +33,6 @@ class KplinkSynthPoseDataset(BaseCocoStyleDataset):
     """
 
     METAINFO: dict = build_union_metainfo()
-
-    def __init__(self, *args, auto_generate: bool = True, **kwargs):
-        if auto_generate and kwargs.get('ann_file') and not kwargs.get('lazy_init'):
-            ensure_annotation_file(kwargs.get('data_root') or '', kwargs['ann_file'])
-        super().__init__(*args, **kwargs)
 
     @classmethod
     def _load_metainfo(cls, metainfo: dict = None) -> dict:
@@ -103,10 +98,8 @@ class KplinkSynthPoseDataset(BaseCocoStyleDataset):
                 f'{self.ann_file}: annotation id={ann.get("id")} ({spec.name}) has '
                 f'{kpts.size} values in "keypoints"; expected {3 * count} '
                 f'({count} keypoints x 3)')
-        bbox = ann.get('bbox')
-        if bbox is None or len(bbox) != 4:
-            raise ValueError(f'{self.ann_file}: annotation id={ann.get("id")} has an '
-                             f'invalid "bbox": {bbox!r}')
+        check_bbox(self.ann_file, ann)
+        bbox = ann['bbox']
         if ann.get('iscrowd', 0) or ann.get('num_keypoints', 1) == 0:
             return None  # ignore regions and instances without any labelled keypoint
 

@@ -32,3 +32,20 @@ def ensure_annotation_file(data_root: str, ann_file: str) -> str:
     if not osp.isfile(path):
         raise FileNotFoundError(f'generating kplink-synth did not produce {path}')
     return path
+
+
+def check_bbox(ann_file: str, ann: dict) -> None:
+    """A COCO bbox must be 4 numbers; say which file and annotation when it is not."""
+    bbox = ann.get('bbox')
+    if bbox is None or len(bbox) != 4:
+        raise ValueError(f'{ann_file}: annotation id={ann.get("id")} has an invalid '
+                         f'"bbox": {bbox!r}')
+
+
+class AutoGenerateMixin:
+    """`auto_generate=True` (default): make the default splits on first use."""
+
+    def __init__(self, *args, auto_generate: bool = True, **kwargs):
+        if auto_generate and kwargs.get('ann_file') and not kwargs.get('lazy_init'):
+            ensure_annotation_file(kwargs.get('data_root') or '', kwargs['ann_file'])
+        super().__init__(*args, **kwargs)
