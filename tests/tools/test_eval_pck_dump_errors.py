@@ -1,0 +1,34 @@
+"""tools/analysis/eval_pck_dump.py names the file and what is wrong with it."""
+import os.path as osp
+import pickle
+import runpy
+
+import pytest
+
+TOOL = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))),
+                'tools/analysis/eval_pck_dump.py')
+
+
+def _main():
+    return runpy.run_path(TOOL)['main']
+
+
+def test_empty_prediction_list(tmp_path):
+    path = tmp_path / 'empty.pkl'
+    path.write_bytes(pickle.dumps([]))
+    with pytest.raises(SystemExit, match='empty.pkl holds no predictions'):
+        _main()([str(path)])
+
+
+def test_corrupt_dump(tmp_path):
+    path = tmp_path / 'corrupt.pkl'
+    path.write_bytes(b'\x00garbage')
+    with pytest.raises(SystemExit, match='cannot read dump .*corrupt.pkl'):
+        _main()([str(path)])
+
+
+def test_dump_without_predictions(tmp_path):
+    path = tmp_path / 'nopred.pkl'
+    path.write_bytes(pickle.dumps([{'gt_instances': {}}]))
+    with pytest.raises(SystemExit, match='sample 0 lacks pred_instances'):
+        _main()([str(path)])
