@@ -22,5 +22,9 @@ model = dict(
         confidence_weight=1.0,  # Θ in Eq. 1
         offset_weight=1.0,  # Υ in Eq. 1
         canonical_weight=1.0,
+        # L1, not Smooth-L1: canonical features live in [-0.5, 0.5], where Smooth-L1's
+        # quadratic zone gives vanishing gradients (measured: identification stalled
+        # at 14% PCK with 94% OracleId after 5 epochs).
+        loss_canonical=dict(type='L1Loss'),
         decoder=codec),
     test_cfg=dict(flip_test=True))

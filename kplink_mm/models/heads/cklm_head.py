@@ -9,7 +9,7 @@ concatenation + 1x1 "transmission" convolutions:
     f_(l-1),out = T(C(f_l,fine,down, f_(l-1),fine,up))    (Eq. 3, decoder side)
 
 Stage s is supervised with the s-th Gaussian kernel of the codec (7, 5, 3 by default:
-coarse to fine); BCE on confidences, Smooth-L1 on offsets (Eq. 1) and on identities.
+coarse to fine); BCE on confidences, Smooth-L1 on offsets (Eq. 1), L1 on identities.
 """
 from typing import List, Optional, Sequence
 
@@ -108,7 +108,7 @@ class CKLMHead(BaseHead):
                  stage_loss_weights: Optional[Sequence[float]] = None,
                  loss_confidence: dict = dict(type='BCELoss', use_target_weight=True),
                  loss_offset: dict = dict(type='SmoothL1Loss'),
-                 loss_canonical: dict = dict(type='SmoothL1Loss'),
+                 loss_canonical: dict = dict(type='L1Loss'),
                  norm_cfg: dict = dict(type='BN'),
                  decoder: dict = None,
                  init_cfg=None):
