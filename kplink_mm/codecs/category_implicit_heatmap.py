@@ -158,9 +158,13 @@ class CategoryImplicitHeatmap(BaseKeypointCodec):
             ``max_peaks`` (padding has score 0).
         """
         sl = self.channel_slices()
-        conf = encoded[sl['confidence']][-1]
-        offsets = encoded[sl['offset']]
-        feats = encoded[sl['canonical']]
+        return self.decode_maps(encoded[sl['confidence']][-1], encoded[sl['offset']],
+                                encoded[sl['canonical']])
+
+    def decode_maps(self, conf: np.ndarray, offsets: np.ndarray,
+                    feats: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`decode` on separate maps: confidence (H, W) as probabilities,
+        offsets (2, H, W) and canonical features (D, H, W) - what a head predicts."""
         H, W = conf.shape
         r = self.nms_kernel // 2
         padded = np.pad(conf, r, mode='constant', constant_values=-np.inf)

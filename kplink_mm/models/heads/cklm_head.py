@@ -232,17 +232,13 @@ class CKLMHead(BaseHead):
 
     def decode_outputs(self, conf, rest, batch_data_samples):
         """Peaks per sample, then named by the sample's category (StarMap protocol)."""
-        sl = self.decoder.channel_slices()
-        S = self.num_stages
         num_union = sum(n for _, n in self.slices.values())
+        conf_np = conf[:, 0].detach().cpu().numpy()
+        rest_np = rest.detach().cpu().numpy()
         preds = []
         for b, sample in enumerate(batch_data_samples):
-            maps = np.zeros((self.decoder.num_channels, ) + tuple(conf.shape[-2:]), np.float32)
-            maps[S - 1] = conf[b, 0].detach().cpu().numpy()
-            rest_np = rest[b].detach().cpu().numpy()
-            maps[sl['offset']] = rest_np[:2]
-            maps[sl['canonical']] = rest_np[2:]
-            peaks, scores, feats = self.decoder.decode(maps)
+            peaks, scores, feats = self.decoder.decode_maps(conf_np[b], rest_np[b, :2],
+                                                            rest_np[b, 2:])
             keypoints = np.zeros((1, num_union, 2), np.float32)
             kp_scores = np.zeros((1, num_union), np.float32)
             cat_id = sample.metainfo.get('category_id')

@@ -101,11 +101,7 @@ def test_flip_back_undoes_an_input_flip_exactly():
     out = torch.from_numpy(np.concatenate(
         [enc[sl['confidence']][-1:], enc[sl['offset']], enc[sl['canonical']]]))[None]
     back = head._flip_back(out)[0].numpy()
-    maps = np.zeros_like(enc)
-    maps[2] = back[0]
-    maps[sl['offset']] = back[1:3]
-    maps[sl['canonical']] = back[3:]
-    peaks, scores, feats = codec.decode(maps)
+    peaks, scores, feats = codec.decode_maps(back[0], back[1:3], back[3:])
     got = peaks[0, scores[0] > 0]
     for k in range(2):
         j = np.linalg.norm(got - kpts[0, k], axis=1).argmin()
