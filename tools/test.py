@@ -11,7 +11,7 @@ if ROOT not in sys.path:
 from mmengine.config import DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-from kplink_mm.utils import load_tool_config, prepare_cpu_distributed  # noqa: E402
+from kplink_mm.utils import finish_distributed, load_tool_config, prepare_cpu_distributed  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -74,7 +74,9 @@ def main(argv=None):
     cfg = build_config(args)
     prepare_cpu_distributed(cfg, args.launcher)
     runner = Runner.from_cfg(cfg)
-    return runner.test()
+    metrics = runner.test()
+    finish_distributed()
+    return metrics
 
 
 if __name__ == '__main__':

@@ -15,7 +15,7 @@ if ROOT not in sys.path:
 from mmengine.config import DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-from kplink_mm.utils import load_tool_config, prepare_cpu_distributed  # noqa: E402
+from kplink_mm.utils import finish_distributed, load_tool_config, prepare_cpu_distributed  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -75,6 +75,7 @@ def main(argv=None):
     prepare_cpu_distributed(cfg, args.launcher)
     runner = Runner.from_cfg(cfg)
     runner.train()
+    finish_distributed()
 
 
 if __name__ == '__main__':

@@ -52,3 +52,15 @@ def prepare_cpu_distributed(cfg, launcher: str) -> bool:
     env_cfg = cfg.setdefault('env_cfg', {})
     env_cfg.setdefault('dist_cfg', {})['backend'] = 'gloo'
     return True
+
+
+def finish_distributed() -> None:
+    """Tear the process group down on every rank before the interpreter exits.
+
+    Without this, rank 0 (which hosts the TCPStore) can exit while another rank's
+    gloo threads still talk to it, and that rank aborts with "terminate called
+    without an active exception" after training already succeeded.
+    """
+    if torch_dist.is_available() and torch_dist.is_initialized():
+        torch_dist.barrier()
+        torch_dist.destroy_process_group()
