@@ -22,6 +22,17 @@ def tiny_synth(tmp_path_factory):
 
 
 @pytest.fixture(scope='session')
+def tiny_synth_mv(tmp_path_factory):
+    """A data root with small multi-view `mv_train` and `mv_val` splits (3 views)."""
+    from kplink_mm.datasets.synth.generator import generate_split
+    root = str(tmp_path_factory.mktemp('kplink_synth_mv'))
+    for split, scenes, seed in (('mv_train', 4, 0), ('mv_val', 2, 1)):
+        generate_split(root, split, num_scenes=scenes, views=3, seed=seed,
+                       image_size=(128, 128), workers=1, progress=False)
+    return root
+
+
+@pytest.fixture(scope='session')
 def tiny_pose_cfg_options():
     """cfg-options (list of key=value) that shrink a pose config to seconds."""
     return _tiny_pose_cfg_options

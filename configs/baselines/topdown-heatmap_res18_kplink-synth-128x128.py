@@ -4,36 +4,7 @@ _base_ = [
     '../_base_/default_runtime_pose.py',
     '../_base_/datasets/kplink_synth_pose.py',
     '../_base_/schedules/cpu_pose_10e.py',
+    '../_base_/models/topdown-heatmap_res18.py',
 ]
 
-codec = dict(
-    type='MSRAHeatmap', input_size=(128, 128), heatmap_size=(32, 32), sigma=1.5)
-
-model = dict(
-    type='TopdownPoseEstimator',
-    data_preprocessor=dict(
-        type='PoseDataPreprocessor',
-        mean=[123.675, 116.28, 103.53],
-        std=[58.395, 57.12, 57.375],
-        bgr_to_rgb=True),
-    backbone=dict(type='ResNet', depth=18, out_indices=(3, )),
-    head=dict(
-        type='HeatmapHead',
-        in_channels=512,
-        out_channels={{_base_.num_union_keypoints}},
-        deconv_out_channels=(128, 128, 128),
-        deconv_kernel_sizes=(4, 4, 4),
-        loss=dict(type='KeypointMSELoss', use_target_weight=True),
-        decoder=codec),
-    test_cfg=dict(flip_test=True, flip_mode='heatmap', shift_heatmap=True))
-
-train_pipeline = [
-    dict(type='LoadImage'),
-    dict(type='GetBBoxCenterScale', padding=1.25),
-    dict(type='RandomFlip', direction='horizontal'),
-    dict(type='RandomBBoxTransform', rotate_factor=20, scale_factor=(0.8, 1.2)),
-    dict(type='TopdownAffine', input_size=codec['input_size']),
-    dict(type='GenerateTarget', encoder=codec),
-    dict(type='PackPoseInputs'),
-]
-train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+train_dataloader = dict(dataset=dict(pipeline={{_base_.train_pipeline}}))

@@ -29,7 +29,8 @@ class CategoryImplicitHeatmap(BaseKeypointCodec):
 
     The encoded ``heatmaps`` stack, along the channel axis (see :meth:`channel_slices`):
     ``S`` confidence maps (one per stage kernel), ``O_x, O_y``, the offset mask, ``D``
-    canonical-feature maps and their mask.
+    canonical-feature maps, their mask, and the slot index of the keypoint each pixel
+    belongs to (-1 elsewhere; a head that classifies identities trains on it).
 
     Args:
         input_size (tuple): (w, h) of the model input.
@@ -83,11 +84,12 @@ class CategoryImplicitHeatmap(BaseKeypointCodec):
             offset=slice(s, s + 2),
             offset_mask=slice(s + 2, s + 3),
             canonical=slice(s + 3, s + 3 + d),
-            canonical_mask=slice(s + 3 + d, s + 4 + d))
+            canonical_mask=slice(s + 3 + d, s + 4 + d),
+            keypoint_index=slice(s + 4 + d, s + 5 + d))
 
     @property
     def num_channels(self) -> int:
-        return self.num_stages + 4 + self.canonical_dim
+        return self.num_stages + 5 + self.canonical_dim
 
     def encode(self,
                keypoints: np.ndarray,
@@ -119,9 +121,11 @@ class CategoryImplicitHeatmap(BaseKeypointCodec):
         weights = (np.asarray(keypoints_visible, np.float32) > 0) & inside
         sel = kp_hm[weights]                       # (M, 2)
         feats = keypoints_canonical[weights]       # (M, D)
+        slots = np.nonzero(weights)[1]             # (M,) keypoint slot of each
 
         maps = np.zeros((self.num_channels, H, W), dtype=np.float32)
         sl = self.channel_slices()
+        maps[sl['keypoint_index']] = -1
         if len(sel):
             ys, xs = np.mgrid[0:H, 0:W].astype(np.float32)
             dx = xs[None] - sel[:, 0, None, None]  # (M, H, W)
@@ -142,6 +146,7 @@ class CategoryImplicitHeatmap(BaseKeypointCodec):
             maps[sl['offset_mask']][0] = near
             maps[sl['canonical']] = np.where(near[None], feats[nearest].transpose(2, 0, 1), 0)
             maps[sl['canonical_mask']][0] = near
+            maps[sl['keypoint_index']][0] = np.where(near, slots[nearest], -1)
         return dict(heatmaps=maps, keypoint_weights=weights.astype(np.float32))
 
     def decode(self, encoded: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:

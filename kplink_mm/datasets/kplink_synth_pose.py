@@ -29,8 +29,20 @@ class KplinkSynthPoseDataset(AutoGenerateMixin, BaseCocoStyleDataset):
     Args:
         auto_generate (bool): generate the default splits when `ann_file` is one of
             them and missing. Defaults to True.
+        keypoint_visibility (str): what `keypoints_visible` (the training weight)
+            marks: ``'labelled'`` (default) every keypoint inside the image, occluded
+            ones included (their true location is known); ``'visible'`` only the
+            visible ones, as Occlusion-Net's keypoint model is trained. The exact
+            states stay in `keypoint_states` either way.
         Others: see mmpose's BaseCocoStyleDataset.
     """
+
+    def __init__(self, *args, keypoint_visibility: str = 'labelled', **kwargs):
+        if keypoint_visibility not in ('labelled', 'visible'):
+            raise ValueError("keypoint_visibility must be 'labelled' or 'visible', got "
+                             f'{keypoint_visibility!r}')
+        self.keypoint_visibility = keypoint_visibility
+        super().__init__(*args, **kwargs)
 
     METAINFO: dict = build_union_metainfo()
 
@@ -108,9 +120,12 @@ class KplinkSynthPoseDataset(AutoGenerateMixin, BaseCocoStyleDataset):
         keypoints = np.zeros((1, num_union, 2), dtype=np.float32)
         visible = np.zeros((1, num_union), dtype=np.float32)
         keypoints[0, start:start + count] = kpts[:, :2]
-        visible[0, start:start + count] = np.minimum(1, kpts[:, 2])
         states = np.zeros((1, num_union), dtype=np.int64)
         states[0, start:start + count] = ann.get('keypoint_states', kpts[:, 2])
+        if self.keypoint_visibility == 'visible':
+            visible[0] = states[0] == 2
+        else:
+            visible[0, start:start + count] = np.minimum(1, kpts[:, 2])
         canonical = np.zeros((1, num_union, 3), dtype=np.float32)
         canonical[0, start:start + count] = spec.canonical_keypoints()
 

@@ -60,6 +60,22 @@ def test_pose_dataset_fills_only_the_category_slice(tiny_synth):
         assert not ann['iscrowd']
 
 
+def test_pose_dataset_visible_only_weights(tiny_synth):
+    """keypoint_visibility='visible' weights exactly the visible keypoints (state 2)."""
+    labelled = _pose_dataset(tiny_synth)
+    visible = _pose_dataset(tiny_synth, keypoint_visibility='visible')
+    n_occluded = 0
+    for i in range(len(visible)):
+        a, b = labelled.get_data_info(i), visible.get_data_info(i)
+        states = b['keypoint_states'][0]
+        np.testing.assert_array_equal(b['keypoints_visible'][0], states == 2)
+        np.testing.assert_array_equal(a['keypoints_visible'][0], states > 0)
+        n_occluded += int((states == 1).sum())
+    assert n_occluded > 0  # the tiny split has occluded keypoints to drop
+    with pytest.raises(ValueError, match='keypoint_visibility'):
+        _pose_dataset(tiny_synth, keypoint_visibility='amodal')
+
+
 def test_pose_flip_indices_stay_inside_each_category(tiny_synth):
     ds = _pose_dataset(tiny_synth)
     flip = np.asarray(ds.metainfo['flip_indices'])

@@ -1,3 +1,6 @@
 from .identification import identify_keypoints, oracle_identify, pck_hits
+from .occlusion import (group_by_num_invisible, normalized_errors, pck_curve, roc_auc,
+                        roc_curve)
 
-__all__ = ['identify_keypoints', 'oracle_identify', 'pck_hits']
+__all__ = ['identify_keypoints', 'oracle_identify', 'pck_hits', 'group_by_num_invisible',
+           'normalized_errors', 'pck_curve', 'roc_auc', 'roc_curve']

@@ -1,3 +1,8 @@
 from .category_pck import CategoryPCKMetric, evaluate_records, record_from_sample
+from .occlusion_metric import OcclusionKeypointMetric, occlusion_curves
+from .occlusion_metric import evaluate_records as evaluate_occlusion_records
+from .occlusion_metric import record_from_sample as occlusion_record_from_sample
 
-__all__ = ['CategoryPCKMetric', 'evaluate_records', 'record_from_sample']
+__all__ = ['CategoryPCKMetric', 'evaluate_records', 'record_from_sample',
+           'OcclusionKeypointMetric', 'evaluate_occlusion_records',
+           'occlusion_record_from_sample', 'occlusion_curves']

@@ -84,6 +84,13 @@ class CKLMHead(BaseHead):
             stages that only see the previous stage's output (the ablation).
         categories (Sequence[str], optional): categories of the union keypoint space,
             in dataset order (default: all kplink-synth categories).
+        identity (str): how peaks learn who they are. ``'canonical'`` regresses the
+            canonical 3D point (StarMap; L1). ``'classification'`` predicts logits over
+            the category's keypoints, trained with cross-entropy, and the canonical
+            feature used for identification is the softmax-weighted mean of the
+            category's canonical points (identification protocol unchanged). Measured:
+            regression collapses the orientation-dependent axes to their median (see
+            docs/cklm.md), classification does not.
         pos_weight (float): extra BCE weight on confidence-map foreground
             (weight = 1 + pos_weight * target), which keeps the sparse peaks from
             being drowned by the background.
@@ -101,6 +108,7 @@ class CKLMHead(BaseHead):
                  num_layers: int = 3,
                  cross_stage: bool = True,
                  categories: Optional[Sequence[str]] = None,
+                 identity: str = 'canonical',
                  pos_weight: float = 10.0,
                  confidence_weight: float = 1.0,
                  offset_weight: float = 1.0,
@@ -134,13 +142,20 @@ class CKLMHead(BaseHead):
             raise ValueError(f'stage_loss_weights needs {num_stages} values, got '
                              f'{self.stage_loss_weights}')
         self.slices = category_slices(categories)
+        if identity not in ('canonical', 'classification'):
+            raise ValueError(f"identity must be 'canonical' or 'classification', got "
+                             f'{identity!r}')
+        self.identity = identity
+        self.max_keypoints = max(n for _, n in self.slices.values())
 
         conv = dict(norm_cfg=norm_cfg, act_cfg=dict(type='ReLU'))
         self.in_channels = list(in_channels)
         self.laterals = nn.ModuleList(
             [ConvModule(c, feat_channels, 1, **conv) for c in self.in_channels])
         self.fuse = ConvModule(feat_channels, feat_channels, 3, padding=1, **conv)
-        out_channels = 3 + self.canonical_dim  # confidence logit, O_x, O_y, identity
+        # confidence logit, O_x, O_y, identity (canonical point or keypoint logits)
+        out_channels = 3 + (self.canonical_dim if identity == 'canonical' else
+                            self.max_keypoints)
         self.stages = nn.ModuleList([
             CKLMStage(feat_channels, num_layers, out_channels,
                       aggregate_previous=cross_stage and s > 0, norm_cfg=norm_cfg)
@@ -181,6 +196,10 @@ class CKLMHead(BaseHead):
         off_m = targets[:, sl['offset_mask']][:, 0] > 0
         can_t = targets[:, sl['canonical']].permute(0, 2, 3, 1)
         can_m = targets[:, sl['canonical_mask']][:, 0] > 0
+        if self.identity == 'classification':
+            local_t, local_m = self._local_keypoint_index(
+                targets[:, sl['keypoint_index']][:, 0], batch_data_samples)
+            class_mask = self._class_mask(batch_data_samples, targets.device)
         losses = dict()
         B = targets.shape[0]
         for s, out in enumerate(outputs):
@@ -192,9 +211,63 @@ class CKLMHead(BaseHead):
             pred = out.permute(0, 2, 3, 1)
             losses[f'loss_offset_s{s + 1}'] = w * self.weights['offset'] * \
                 self._masked(self.loss_offset, pred[..., 1:3], off_t, off_m)
-            losses[f'loss_canonical_s{s + 1}'] = w * self.weights['canonical'] * \
-                self._masked(self.loss_canonical, pred[..., 3:], can_t, can_m)
+            if self.identity == 'canonical':
+                losses[f'loss_canonical_s{s + 1}'] = w * self.weights['canonical'] * \
+                    self._masked(self.loss_canonical, pred[..., 3:], can_t, can_m)
+            else:
+                losses[f'loss_identity_s{s + 1}'] = w * self.weights['canonical'] * \
+                    self._identity_ce(pred[..., 3:], class_mask, local_t, local_m)
         return losses
+
+    def _sample_category(self, sample):
+        cat_id = sample.metainfo.get('category_id')
+        if cat_id is None:
+            raise KeyError(
+                "CKLMHead needs 'category_id' in the data sample's metainfo (add it to "
+                "PackPoseInputs' meta_keys) to name the peaks of a target")
+        spec = get_category(int(np.asarray(cat_id).reshape(-1)[0]))
+        if spec.name not in self.slices:
+            raise KeyError(f'category {spec.name!r} is not one of the head\'s categories '
+                           f'{list(self.slices)}')
+        return spec
+
+    def _local_keypoint_index(self, slot_maps, samples):
+        """Union slot index maps (B, H, W) -> index within the sample's category."""
+        starts = torch.tensor([self.slices[self._sample_category(d).name][0] for d in samples],
+                              device=slot_maps.device, dtype=torch.long)
+        slot = slot_maps.round().long()
+        valid = slot >= 0
+        return (slot - starts[:, None, None]).clamp(min=0), valid
+
+    def _class_mask(self, samples, device):
+        """(B, max_keypoints) True for the classes that exist in each sample's category."""
+        counts = torch.tensor([self.slices[self._sample_category(d).name][1] for d in samples],
+                              device=device)
+        return torch.arange(self.max_keypoints, device=device)[None] < counts[:, None]
+
+    def _identity_ce(self, logits, class_mask, target, mask):
+        if not mask.any():
+            return logits.sum() * 0.0
+        logits = logits.masked_fill(~class_mask[:, None, None, :], -1e4)
+        return F.cross_entropy(logits[mask], target[mask])
+
+    def _identity_features(self, identity, samples):
+        """(B, C, H, W) identity outputs -> canonical features (B, D, H, W) numpy.
+
+        In classification mode a pixel's feature is the softmax-weighted mean of its
+        category's canonical keypoints, so identification stays StarMap's nearest-
+        canonical-point rule either way.
+        """
+        if self.identity == 'canonical':
+            return identity.detach().cpu().numpy()
+        feats = []
+        for b, sample in enumerate(samples):
+            spec = self._sample_category(sample)
+            n = self.slices[spec.name][1]
+            prob = torch.softmax(identity[b, :n], dim=0)
+            canon = torch.as_tensor(spec.canonical_keypoints(), device=prob.device)
+            feats.append(torch.einsum('khw,kd->dhw', prob, canon))
+        return torch.stack(feats).detach().cpu().numpy()
 
     @staticmethod
     def _masked(loss_module, pred, target, mask):
@@ -204,25 +277,34 @@ class CKLMHead(BaseHead):
             return pred.sum() * 0.0
         return loss_module(pred[mask][None], target[mask][None])
 
-    def _flip_back(self, out: torch.Tensor) -> torch.Tensor:
-        """Undo a horizontal input flip on raw outputs (B, 3 + D, H, W).
+    def _flip_back(self, out: torch.Tensor, samples) -> torch.Tensor:
+        """Undo a horizontal input flip on raw outputs (B, 3 + C, H, W).
 
         Offsets: a flipped map's pixel j maps to i = W-1-j; the exact keypoint
-        position gives O_x(i) = -O_x'(j) + (1 - 1/stride). Identity features: the
-        object's left/right axis (canonical y, object frame) changes sign.
+        position gives O_x(i) = -O_x'(j) + (1 - 1/stride). Identities: canonical
+        features change the sign of the object's left/right axis (canonical y);
+        keypoint logits swap the category's left/right pairs.
         """
         out = out.flip(-1).clone()
         stride_x = float(self.decoder.scale_factor[0])
         out[:, 1] = -out[:, 1] + (1.0 - 1.0 / stride_x)
-        if self.canonical_dim >= 2:
-            out[:, 4] = -out[:, 4]
+        if self.identity == 'canonical':
+            if self.canonical_dim >= 2:
+                out[:, 4] = -out[:, 4]
+            return out
+        for b, sample in enumerate(samples):
+            spec = self._sample_category(sample)
+            perm = list(range(self.max_keypoints))
+            for i, j in spec.flip_pairs:
+                perm[i], perm[j] = j, i
+            out[b, 3:] = out[b, 3:][perm]
         return out
 
     def predict(self, feats, batch_data_samples, test_cfg: dict = {}):
         if test_cfg.get('flip_test', False):
             _feats, _feats_flip = feats
             out = self.forward(_feats)[-1]
-            out_flip = self._flip_back(self.forward(_feats_flip)[-1])
+            out_flip = self._flip_back(self.forward(_feats_flip)[-1], batch_data_samples)
             conf = (torch.sigmoid(out[:, :1]) + torch.sigmoid(out_flip[:, :1])) / 2
             rest = (out[:, 1:] + out_flip[:, 1:]) / 2
         else:
@@ -234,11 +316,12 @@ class CKLMHead(BaseHead):
         """Peaks per sample, then named by the sample's category (StarMap protocol)."""
         num_union = sum(n for _, n in self.slices.values())
         conf_np = conf[:, 0].detach().cpu().numpy()
-        rest_np = rest.detach().cpu().numpy()
+        offsets_np = rest[:, :2].detach().cpu().numpy()
+        feats_np = self._identity_features(rest[:, 2:], batch_data_samples)
         preds = []
         for b, sample in enumerate(batch_data_samples):
-            peaks, scores, feats = self.decoder.decode_maps(conf_np[b], rest_np[b, :2],
-                                                            rest_np[b, 2:])
+            peaks, scores, feats = self.decoder.decode_maps(conf_np[b], offsets_np[b],
+                                                            feats_np[b])
             keypoints = np.zeros((1, num_union, 2), np.float32)
             kp_scores = np.zeros((1, num_union), np.float32)
             cat_id = sample.metainfo.get('category_id')

@@ -1,0 +1,3 @@
+from .trifocal_loss import TrifocalLoss
+
+__all__ = ['TrifocalLoss']

@@ -1,3 +1,4 @@
 from .category_implicit import CategoryImplicitPoseEstimator
+from .occlusion_net import OcclusionNet
 
-__all__ = ['CategoryImplicitPoseEstimator']
+__all__ = ['CategoryImplicitPoseEstimator', 'OcclusionNet']

@@ -100,10 +100,60 @@ def test_flip_back_undoes_an_input_flip_exactly():
     sl = codec.channel_slices()
     out = torch.from_numpy(np.concatenate(
         [enc[sl['confidence']][-1:], enc[sl['offset']], enc[sl['canonical']]]))[None]
-    back = head._flip_back(out)[0].numpy()
+    back = head._flip_back(out, _samples(head, batch=1))[0].numpy()
     peaks, scores, feats = codec.decode_maps(back[0], back[1:3], back[3:])
     got = peaks[0, scores[0] > 0]
     for k in range(2):
         j = np.linalg.norm(got - kpts[0, k], axis=1).argmin()
         assert np.linalg.norm(got[j] - kpts[0, k]) < 1e-3
         np.testing.assert_allclose(feats[0, j], canon[0, k], atol=1e-6)
+
+
+def test_classification_identity_losses_train_and_name_peaks():
+    head = _head(identity='classification')
+    feats, samples = _feats(), _samples(head)
+    losses = head.loss(feats, samples)
+    assert set(losses) == {f'loss_{k}_s{s}' for k in ('conf', 'offset', 'identity')
+                           for s in (1, 2, 3)}
+    opt = torch.optim.Adam(head.parameters(), lr=1e-2)
+    first = losses['loss_identity_s3'].item()
+    for _ in range(80):
+        losses = head.loss(feats, samples)
+        opt.zero_grad()
+        sum(losses.values()).backward()
+        opt.step()
+    # Two keypoints (car slots 0 and 1): the CE at their pixels falls well below ln(12).
+    assert first > 1.0 and losses['loss_identity_s3'].item() < 0.2
+    head.eval()
+    with torch.no_grad():
+        preds = head.predict(feats, samples, test_cfg=dict(flip_test=False))
+    canon = get_category('car').canonical_keypoints()
+    p = preds[0]
+    start, _ = category_slices()['car']
+    # The peaks are named car keypoints 0 and 1, each within one heatmap cell (4 px).
+    np.testing.assert_allclose(p.keypoints[0, start + 1], [40.0, 44.0], atol=4.5)
+    np.testing.assert_allclose(p.keypoints[0, start], [10.0, 20.0], atol=4.5)
+    # Features of the named peaks lie next to the category's canonical points.
+    top = p.peak_features[0, :2]
+    assert min(np.linalg.norm(top - canon[0], axis=1)) < 0.1
+    assert min(np.linalg.norm(top - canon[1], axis=1)) < 0.1
+
+
+def test_classification_flip_back_swaps_left_right_logits():
+    head = _head(identity='classification')
+    spec = get_category('car')
+    logits = torch.zeros(1, 3 + head.max_keypoints, 16, 16)
+    i, j = spec.flip_pairs[0]
+    logits[0, 3 + i] = 5.0
+    back = head._flip_back(logits, _samples(head, batch=1))
+    assert torch.all(back[0, 3 + j] == 5.0) and torch.all(back[0, 3 + i] == 0.0)
+
+
+def test_classification_identity_needs_the_category():
+    head = _head(identity='classification')
+    samples = _samples(head, batch=1)
+    samples[0].set_metainfo(dict(category_id=None))
+    with pytest.raises(KeyError, match='category_id'):
+        head.loss(_feats(1), samples)
+    with pytest.raises(ValueError, match='identity'):
+        _head(identity='embedding')

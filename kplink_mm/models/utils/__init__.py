@@ -1,0 +1,5 @@
+from .keypoint_graph import (build_keypoint_graphs, edge_visibility_labels,
+                             fully_connected_edge_index, node_visibility_from_edges)
+
+__all__ = ['build_keypoint_graphs', 'edge_visibility_labels', 'fully_connected_edge_index',
+           'node_visibility_from_edges']

@@ -1,0 +1,125 @@
+"""OcclusionNet: keypoint model -> 2D-KGNN -> 3D-KGNN on real multi-view samples."""
+import os.path as osp
+
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+CONFIG = osp.join(REPO, 'configs/occlusion_net/occlusion-net_res18_cpu_kplink-synth-mv-128x128.py')
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # tiny graphs: thread start-up costs more than it saves on a busy 2-core box
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope='module')
+def shape_basis_path(tmp_path_factory):
+    # built once (about 15 s); the head builds it on first use
+    return str(tmp_path_factory.mktemp('bases') / 'shape_basis.npz')
+
+
+def _build(basis_path, supervision='direct'):
+    from mmpose.registry import MODELS
+
+    import kplink_mm  # noqa: F401
+    init_default_scope('mmpose')
+    cfg = Config.fromfile(CONFIG)
+    model_cfg = cfg.model
+    model_cfg.supervision = supervision
+    model_cfg.kgnn3d.shape_bases = basis_path  # auto-built on first use
+    model = MODELS.build(model_cfg)
+    model.init_weights()
+    return cfg, model
+
+
+def _batch(cfg, data_root, split='mv_train', n=6, train=True):
+    from mmengine.dataset import pseudo_collate
+    from mmpose.registry import DATASETS
+    loader = cfg.train_dataloader if train else cfg.val_dataloader
+    ds_cfg = loader.dataset.copy()
+    ds_cfg.update(data_root=data_root, ann_file=f'annotations/{split}.json')
+    ds = DATASETS.build(ds_cfg)
+    # the samples with most occluded keypoints exercise the occluded-node losses
+    order = sorted(range(len(ds)),
+                   key=lambda i: -int((ds.get_data_info(i)['keypoint_states'] == 1).sum()))
+    return pseudo_collate([ds[i] for i in order[:n]])
+
+
+@pytest.mark.parametrize('supervision', ['direct', 'trifocal'])
+def test_losses_are_finite_and_only_the_graphs_learn(tiny_synth_mv, shape_basis_path, supervision):
+    cfg, model = _build(shape_basis_path, supervision)
+    model.train()
+    data = model.data_preprocessor(_batch(cfg, tiny_synth_mv), training=True)
+    losses = model(**data, mode='loss')
+    location = 'loss_location' if supervision == 'direct' else 'loss_trifocal'
+    assert {'loss_edge', location, 'loss_visible_anchor', 'loss_reprojection'} <= set(losses)
+    assert all(torch.isfinite(v) for v in losses.values())
+    # The batch has occluded keypoints visible in both other views: the term is live.
+    assert losses[location].item() > 0
+    sum(losses.values()).backward()
+    assert all(p.grad is None for p in model.backbone.parameters())
+    assert all(p.grad is None for p in model.head.parameters())
+    assert any(p.grad is not None and p.grad.abs().sum() > 0
+               for p in model.kgnn2d.parameters())
+    # The frozen keypoint model keeps its BatchNorm statistics in train mode.
+    assert not model.backbone.training and model.kgnn2d.training
+
+
+def test_predict_gives_every_point_set_in_image_space(tiny_synth_mv, shape_basis_path):
+    cfg, model = _build(shape_basis_path)
+    model.eval()
+    data = model.data_preprocessor(_batch(cfg, tiny_synth_mv, 'mv_val', 4, train=False))
+    with torch.no_grad():
+        samples = model(**data, mode='predict')
+    for s in samples:
+        p = s.pred_instances
+        start, n = s.metainfo['category_slice']
+        for key in ('keypoints', 'init_keypoints', 'reprojected_keypoints'):
+            assert p[key].shape == (1, 97, 2), key
+        vis = p.visibility_scores[0, start:start + n]
+        assert ((vis >= 0) & (vis <= 1)).all()
+        # The untrained decoder is initialised to the identity: refined == initial,
+        # both mapped back to the image with the same crop.
+        np.testing.assert_allclose(p.keypoints[0, start:start + n],
+                                   p.init_keypoints[0, start:start + n], atol=1e-3)
+        # image space: inside (or near) the original 128x128 image, not the crop
+        x1, y1, x2, y2 = s.gt_instances.bboxes[0]
+        centre = p.init_keypoints[0, start:start + n].mean(0)
+        assert x1 - 64 < centre[0] < x2 + 64 and y1 - 64 < centre[1] < y2 + 64
+
+
+def test_input_noise_moves_only_the_graph_input(tiny_synth_mv, shape_basis_path):
+    cfg, model = _build(shape_basis_path)
+    model.eval()
+    data = model.data_preprocessor(_batch(cfg, tiny_synth_mv, 'mv_val', 2, train=False))
+    with torch.no_grad():
+        # predict() fills the given samples in place: keep copies of the clean ones
+        clean = [s.clone() for s in model(**data, mode='predict')]
+        model.test_cfg['input_noise_std'] = 0.05
+        noisy = model(**data, mode='predict')
+    for a, b in zip(clean, noisy):
+        start, n = a.metainfo['category_slice']
+        np.testing.assert_allclose(a.pred_instances.init_keypoints,
+                                   b.pred_instances.init_keypoints)
+        assert not np.allclose(a.pred_instances.keypoints[0, start:start + n],
+                               b.pred_instances.keypoints[0, start:start + n])
+
+
+def test_unknown_supervision_and_missing_cameras_are_named(tiny_synth_mv, shape_basis_path):
+    with pytest.raises(ValueError, match='supervision'):
+        _build(shape_basis_path, 'stereo')
+    cfg, model = _build(shape_basis_path, 'trifocal')
+    batch = _batch(cfg, tiny_synth_mv, n=2)
+    for s in batch['data_samples']:
+        s.set_metainfo(dict(camera=None))
+    data = model.data_preprocessor(batch, training=True)
+    with pytest.raises(KeyError, match='camera'):
+        model(**data, mode='loss')

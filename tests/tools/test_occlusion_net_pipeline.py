@@ -1,0 +1,73 @@
+"""Occlusion-Net end to end with the tools: stage 1 (keypoint model) -> stage 2 (graphs,
+direct and trifocal) -> tools/test.py --dump -> plot_occlusion_curves.py; and the
+VisPredictHead baseline config trains and is scored by the same metric."""
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+CFG = osp.join(REPO, 'configs')
+STAGE1 = osp.join(CFG, 'occlusion_net/heatmap-visible_res18_cpu_kplink-synth-128x128.py')
+STAGE2 = osp.join(CFG, 'occlusion_net/occlusion-net_res18_cpu_kplink-synth-mv-128x128.py')
+VISPRED = osp.join(CFG, 'baselines/topdown-heatmap-vispred_res18_cpu_kplink-synth-128x128.py')
+
+
+def _run(args, env, cwd):
+    proc = subprocess.run([sys.executable] + args, cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
+    return proc.stdout + proc.stderr
+
+
+@pytest.fixture(scope='module')
+def stage1_checkpoint(tiny_synth_mv, tiny_pose_cfg_options, tmp_path_factory):
+    import os
+    env = dict(os.environ, PYTHONPATH=REPO, OMP_NUM_THREADS='1')
+    work = str(tmp_path_factory.mktemp('occ_stage1'))
+    _run([osp.join(REPO, 'tools/train.py'), STAGE1, '--work-dir', work, '--cfg-options',
+          'train_dataloader.dataset.ann_file=annotations/mv_train.json',
+          *tiny_pose_cfg_options(tiny_synth_mv)], env, work)
+    return osp.join(work, 'epoch_1.pth')
+
+
+@pytest.fixture(scope='module')
+def bases(tmp_path_factory):
+    # the first stage-2 run builds the PCA shape bases here; the second reuses them
+    return str(tmp_path_factory.mktemp('bases') / 'shape_basis.npz')
+
+
+@pytest.mark.parametrize('supervision', ['direct', 'trifocal'])
+def test_stage2_trains_tests_and_plots(stage1_checkpoint, tiny_synth_mv,
+                                       tiny_pose_cfg_options, tmp_path, supervision,
+                                       subprocess_env, bases):
+    work = str(tmp_path / 'work')
+    opts = [*tiny_pose_cfg_options(tiny_synth_mv), f'load_from={stage1_checkpoint}',
+            f'model.supervision={supervision}', f'model.kgnn3d.shape_bases={bases}']
+    out = _run([osp.join(REPO, 'tools/train.py'), STAGE2, '--work-dir', work,
+                '--cfg-options', *opts], subprocess_env, str(tmp_path))
+    loss_key = 'loss_location' if supervision == 'direct' else 'loss_trifocal'
+    assert loss_key in out and 'occ/final/PCK@0.1' in out and 'occ/AUC/encoder' in out
+    # the keypoint model came from stage 1
+    assert 'Load checkpoint from' in out
+    dump = str(tmp_path / 'preds.pkl')
+    _run([osp.join(REPO, 'tools/test.py'), STAGE2, osp.join(work, 'epoch_1.pth'),
+          '--work-dir', work, '--dump', dump, '--cfg-options', *opts], subprocess_env,
+         str(tmp_path))
+    figs = str(tmp_path / 'figs')
+    table = _run([osp.join(REPO, 'tools/analysis/plot_occlusion_curves.py'), dump,
+                  '--out-dir', figs], subprocess_env, str(tmp_path))
+    for name in ('pck_curves.png', 'pck_vs_invisible.png', 'roc.png'):
+        assert osp.getsize(osp.join(figs, name)) > 1000
+    assert 'AUC' in table
+
+
+def test_vispredict_baseline_is_scored_as_a_learned_visibility(tiny_synth_mv,
+                                                               tiny_pose_cfg_options,
+                                                               tmp_path, subprocess_env):
+    work = str(tmp_path / 'work')
+    out = _run([osp.join(REPO, 'tools/train.py'), VISPRED, '--work-dir', work,
+                '--cfg-options', 'train_dataloader.dataset.ann_file=annotations/mv_train.json',
+                *tiny_pose_cfg_options(tiny_synth_mv)], subprocess_env, str(tmp_path))
+    assert 'loss_vis' in out and 'occ/AUC/encoder' in out and 'occ/AUC/heatmap' in out
