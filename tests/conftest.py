@@ -23,12 +23,14 @@ def tiny_synth(tmp_path_factory):
 
 @pytest.fixture(scope='session')
 def tiny_synth_mv(tmp_path_factory):
-    """A data root with small multi-view `mv_train` and `mv_val` splits (3 views)."""
+    """A data root with small multi-view splits (3 views): `mv_train`, `mv_val` and the
+    cars-only `mv_car`."""
     from kplink_mm.datasets.synth.generator import generate_split
     root = str(tmp_path_factory.mktemp('kplink_synth_mv'))
-    for split, scenes, seed in (('mv_train', 4, 0), ('mv_val', 2, 1)):
+    for split, scenes, seed, cats in (('mv_train', 4, 0, None), ('mv_val', 2, 1, None),
+                                      ('mv_car', 2, 2, ['car'])):
         generate_split(root, split, num_scenes=scenes, views=3, seed=seed,
-                       image_size=(128, 128), workers=1, progress=False)
+                       image_size=(128, 128), categories=cats, workers=1, progress=False)
     return root
 
 

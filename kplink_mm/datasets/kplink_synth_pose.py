@@ -1,6 +1,6 @@
 """kplink-synth as an mmpose top-down dataset over the union keypoint space."""
 from copy import deepcopy
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 from mmpose.datasets.datasets.base import BaseCocoStyleDataset
@@ -34,14 +34,26 @@ class KplinkSynthPoseDataset(AutoGenerateMixin, BaseCocoStyleDataset):
             ones included (their true location is known); ``'visible'`` only the
             visible ones, as Occlusion-Net's keypoint model is trained. The exact
             states stay in `keypoint_states` either way.
+        categories (Sequence[str], optional): use only these categories: the union
+            keypoint space is built from them alone (e.g. ``['car']`` gives
+            CarFusion's 12-keypoint layout) and instances of other kplink-synth
+            categories are skipped. Default: all categories.
         Others: see mmpose's BaseCocoStyleDataset.
     """
 
-    def __init__(self, *args, keypoint_visibility: str = 'labelled', **kwargs):
+    def __init__(self, *args, keypoint_visibility: str = 'labelled',
+                 categories: Optional[Sequence[str]] = None, **kwargs):
         if keypoint_visibility not in ('labelled', 'visible'):
             raise ValueError("keypoint_visibility must be 'labelled' or 'visible', got "
                              f'{keypoint_visibility!r}')
         self.keypoint_visibility = keypoint_visibility
+        self.categories = list(categories) if categories is not None else None
+        if self.categories is not None:
+            if kwargs.get('metainfo') is not None:
+                raise ValueError('give either `categories` or `metainfo`, not both')
+            for name in self.categories:
+                get_category(name)  # unknown names fail here, naming the value
+            kwargs['metainfo'] = build_union_metainfo(self.categories)
         super().__init__(*args, **kwargs)
 
     METAINFO: dict = build_union_metainfo()
@@ -58,6 +70,9 @@ class KplinkSynthPoseDataset(AutoGenerateMixin, BaseCocoStyleDataset):
 
     def load_data_list(self):
         data_list = super().load_data_list()
+        if not data_list and self.categories is not None:
+            raise ValueError(f'{self.ann_file} has no labelled instance of the selected '
+                             f'categories {self.categories}')
         self._link_other_views(data_list)
         return data_list
 
@@ -92,6 +107,8 @@ class KplinkSynthPoseDataset(AutoGenerateMixin, BaseCocoStyleDataset):
             raise ValueError(
                 f'{self.ann_file}: annotation id={ann.get("id")} has unknown '
                 f'category_id={cat_id!r}: {err}') from None
+        if self.categories is not None and spec.name not in self.categories:
+            return None  # a category the user left out on purpose
         if spec.name not in self.metainfo['category_slices']:
             raise ValueError(
                 f'{self.ann_file}: annotation id={ann.get("id")} is a '
@@ -103,6 +120,8 @@ class KplinkSynthPoseDataset(AutoGenerateMixin, BaseCocoStyleDataset):
         ann = raw_data_info['raw_ann_info']
         img = raw_data_info['raw_img_info']
         spec = self._category_of(ann)
+        if spec is None:
+            return None
         start, count = self.metainfo['category_slices'][spec.name]
         kpts = np.asarray(ann.get('keypoints', ()), dtype=np.float32)
         if kpts.size != 3 * count:

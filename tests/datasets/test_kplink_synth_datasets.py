@@ -76,6 +76,21 @@ def test_pose_dataset_visible_only_weights(tiny_synth):
         _pose_dataset(tiny_synth, keypoint_visibility='amodal')
 
 
+def test_pose_dataset_category_subset(tiny_synth):
+    """categories=['car'] gives CarFusion's 12-slot layout and skips other classes."""
+    full = _pose_dataset(tiny_synth)
+    cars = _pose_dataset(tiny_synth, categories=['car'])
+    assert cars.metainfo['num_keypoints'] == 12
+    assert list(cars.metainfo['category_slices']) == ['car']
+    n_cars = sum(1 for i in range(len(full))
+                 if full.get_data_info(i)['category_id'] == cars[0]['category_id'])
+    assert 0 < len(cars) == n_cars < len(full)
+    info = cars.get_data_info(0)
+    assert info['keypoints'].shape == (1, 12, 2) and info['category_slice'] == (0, 12)
+    with pytest.raises(KeyError, match='spaceship'):
+        _pose_dataset(tiny_synth, categories=['spaceship'])
+
+
 def test_pose_flip_indices_stay_inside_each_category(tiny_synth):
     ds = _pose_dataset(tiny_synth)
     flip = np.asarray(ds.metainfo['flip_indices'])

@@ -38,29 +38,62 @@ def bases(tmp_path_factory):
     return str(tmp_path_factory.mktemp('bases') / 'shape_basis.npz')
 
 
+@pytest.fixture(scope='module')
+def stage2(stage1_checkpoint, tiny_synth_mv, tiny_pose_cfg_options, bases,
+           tmp_path_factory):
+    """Train stage 2 once per supervision mode; returns (log, checkpoint, cfg-options)."""
+    import os
+    env = dict(os.environ, PYTHONPATH=REPO, OMP_NUM_THREADS='1')
+    runs = {}
+
+    def run(supervision):
+        if supervision not in runs:
+            work = str(tmp_path_factory.mktemp(f'occ_{supervision}'))
+            opts = [*tiny_pose_cfg_options(tiny_synth_mv), f'load_from={stage1_checkpoint}',
+                    f'model.supervision={supervision}', f'model.kgnn3d.shape_bases={bases}']
+            out = _run([osp.join(REPO, 'tools/train.py'), STAGE2, '--work-dir', work,
+                        '--cfg-options', *opts], env, work)
+            runs[supervision] = (out, osp.join(work, 'epoch_1.pth'), opts)
+        return runs[supervision]
+    return run
+
+
 @pytest.mark.parametrize('supervision', ['direct', 'trifocal'])
-def test_stage2_trains_tests_and_plots(stage1_checkpoint, tiny_synth_mv,
-                                       tiny_pose_cfg_options, tmp_path, supervision,
-                                       subprocess_env, bases):
+def test_stage2_trains_tests_and_plots(stage2, tmp_path, supervision, subprocess_env):
+    out, ckpt, opts = stage2(supervision)
     work = str(tmp_path / 'work')
-    opts = [*tiny_pose_cfg_options(tiny_synth_mv), f'load_from={stage1_checkpoint}',
-            f'model.supervision={supervision}', f'model.kgnn3d.shape_bases={bases}']
-    out = _run([osp.join(REPO, 'tools/train.py'), STAGE2, '--work-dir', work,
-                '--cfg-options', *opts], subprocess_env, str(tmp_path))
     loss_key = 'loss_location' if supervision == 'direct' else 'loss_trifocal'
     assert loss_key in out and 'occ/final/PCK@0.1' in out and 'occ/AUC/encoder' in out
     # the keypoint model came from stage 1
     assert 'Load checkpoint from' in out
     dump = str(tmp_path / 'preds.pkl')
-    _run([osp.join(REPO, 'tools/test.py'), STAGE2, osp.join(work, 'epoch_1.pth'),
-          '--work-dir', work, '--dump', dump, '--cfg-options', *opts], subprocess_env,
-         str(tmp_path))
+    _run([osp.join(REPO, 'tools/test.py'), STAGE2, ckpt, '--work-dir', work, '--dump', dump,
+          '--cfg-options', *opts], subprocess_env, str(tmp_path))
     figs = str(tmp_path / 'figs')
     table = _run([osp.join(REPO, 'tools/analysis/plot_occlusion_curves.py'), dump,
                   '--out-dir', figs], subprocess_env, str(tmp_path))
     for name in ('pck_curves.png', 'pck_vs_invisible.png', 'roc.png'):
         assert osp.getsize(osp.join(figs, name)) > 1000
     assert 'AUC' in table
+
+
+def test_benchmark_table_puts_models_side_by_side(stage2, tmp_path, subprocess_env):
+    _, direct, opts = stage2('direct')
+    _, trifocal, _ = stage2('trifocal')
+    data_opts = [o for o in opts if o.startswith(('val_', 'test_'))] + \
+        [o for o in opts if o.startswith('model.kgnn3d')]
+    table = _run([osp.join(REPO, 'tools/analysis/occlusion_benchmark.py'),
+                  '--model', f'direct={STAGE2}:{direct}',
+                  '--model', f'trifocal={STAGE2}:{trifocal}',
+                  '--noise', '0.05', '--work-dir', str(tmp_path / 'bench'),
+                  '--cfg-options', *data_opts], subprocess_env, str(tmp_path))
+    lines = table.splitlines()
+    for model in ('direct', 'trifocal'):
+        for point_set in ('heatmap (init)', '2D-KGNN', '3D-KGNN'):
+            assert any(line.startswith(model) and point_set in line for line in lines), \
+                (model, point_set, table)
+    assert 'trifocal / direct gain ratio' in table or 'gain of the 2D-KGNN' in table
+    assert any(line.split()[:2] == ['direct', '0.05'] for line in lines), table
 
 
 def test_vispredict_baseline_is_scored_as_a_learned_visibility(tiny_synth_mv,

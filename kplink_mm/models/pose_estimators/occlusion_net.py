@@ -52,6 +52,9 @@ class OcclusionNet(TopdownPoseEstimator):
             the paper, where they drift.
         categories (Sequence[str], optional): categories of the union space, in
             dataset order (default: all kplink-synth categories).
+        feature_index (int, optional): feed only this level of the backbone/neck
+            output to the keypoint head (e.g. 0: an FPN's stride-4 level, as Mask
+            R-CNN's keypoint head uses; mmpose heads take the last level).
         test_cfg: mmpose's, plus ``input_noise_std`` (Gaussian noise added to the
             initial keypoints before the graph, as a fraction of the crop size;
             the robustness study of Fig. 10).
@@ -68,6 +71,7 @@ class OcclusionNet(TopdownPoseEstimator):
                  freeze_keypoint_model: bool = True,
                  loss_weights: Optional[Dict[str, float]] = None,
                  categories: Optional[Sequence[str]] = None,
+                 feature_index: Optional[int] = None,
                  train_cfg: Optional[dict] = None,
                  test_cfg: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
@@ -89,12 +93,17 @@ class OcclusionNet(TopdownPoseEstimator):
                                  visible_anchor=1.0)
         self.loss_weights.update(loss_weights or {})
         self.slices = category_slices(categories)
+        self.feature_index = feature_index
         if freeze_keypoint_model:
             for module in self._keypoint_modules():
                 for p in module.parameters():
                     p.requires_grad_(False)
 
     # ------------------------------------------------------------------ helpers
+    def extract_feat(self, inputs: torch.Tensor):
+        feats = super().extract_feat(inputs)
+        return feats if self.feature_index is None else (feats[self.feature_index], )
+
     def _keypoint_modules(self) -> List[torch.nn.Module]:
         return [m for m in (self.backbone, getattr(self, 'neck', None), self.head)
                 if m is not None]

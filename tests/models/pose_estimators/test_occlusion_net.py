@@ -123,3 +123,34 @@ def test_unknown_supervision_and_missing_cameras_are_named(tiny_synth_mv, shape_
     data = model.data_preprocessor(batch, training=True)
     with pytest.raises(KeyError, match='camera'):
         model(**data, mode='loss')
+
+
+def test_paper_sized_config_runs_one_joint_training_iteration(tiny_synth_mv,
+                                                              shape_basis_path):
+    """ResNet-50-FPN keypoint model, 12 car keypoints, joint Eq. 11 with trifocal."""
+    from mmpose.registry import MODELS
+    init_default_scope('mmpose')
+    cfg = Config.fromfile(osp.join(
+        REPO, 'configs/occlusion_net/occlusion-net_r50-fpn_gpu_kplink-synth-mv-car-256x256.py'))
+    cfg.model.backbone.init_cfg = None  # no downloads here
+    cfg.model.kgnn3d.shape_bases = shape_basis_path
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    model.train()
+    batch = _batch(cfg, tiny_synth_mv, 'mv_car', n=2)
+    assert all(s.metainfo['category_slice'] == (0, 12) for s in batch['data_samples'])
+    data = model.data_preprocessor(batch, training=True)
+    losses = model(**data, mode='loss')
+    assert 'loss_kpt' in losses and 'loss_trifocal' in losses  # joint: Eq. 11
+    assert all(torch.isfinite(v) for v in losses.values())
+    sum(losses.values()).backward()
+    assert any(p.grad is not None for p in model.backbone.parameters())
+
+
+def test_category_subset_without_instances_is_named(tiny_synth_mv):
+    from mmpose.registry import DATASETS
+    init_default_scope('mmpose')
+    with pytest.raises(ValueError, match=r"mv_val.json has no labelled instance.*'car'"):
+        DATASETS.build(dict(type='KplinkSynthPoseDataset', data_root=tiny_synth_mv,
+                            ann_file='annotations/mv_val.json', data_prefix=dict(img=''),
+                            categories=['car'], pipeline=[]))
