@@ -258,3 +258,20 @@ def test_missing_states_or_predictions_are_named():
     del car['pred_instances']['keypoints']
     with pytest.raises(KeyError, match="pred_instances has no 'keypoints'"):
         occlusion_record_from_sample(car, SLICES)
+
+
+def test_vispredict_keypoints_visible_counts_as_learned_visibility():
+    """mmpose's VisPredictHead writes `keypoints_visible` (a learned probability);
+    a plain heatmap model gets `keypoint_scores` copied there, which is not."""
+    vis = [.9] * 6 + [.1] * 4 + [.0, .0]
+    learned = [car_sample(drop=['visibility_scores', 'init_scores'],
+                          scores=dict(keypoints_visible=vis))]
+    rec = occlusion_record_from_sample(learned[0], SLICES)
+    assert rec['visibility_source'] == 'keypoints_visible'
+    assert _run(learned)['occ/AUC/encoder'] == pytest.approx(1.0)
+    heat = [.8, .8, .8, .6, .6, .6, .6, .6, .4, .4, .99, .99]
+    copied = [car_sample(drop=['visibility_scores', 'init_scores'],
+                         scores=dict(keypoints_visible=heat))]
+    rec = occlusion_record_from_sample(copied[0], SLICES)
+    assert rec['visibility_source'] == 'keypoint_scores'
+    assert 'occ/AUC/encoder' not in _run(copied)

@@ -172,7 +172,13 @@ def record_from_sample(sample, slices: Dict[str, tuple]) -> dict:
         states=states[start:start + count].astype(np.int64),
         preds=preds)
     for key, fields in (('heatmap', HEATMAP_FIELDS), ('visibility', VISIBILITY_FIELDS)):
-        field = next((f for f in fields if f in pred), None)
+        present = [f for f in fields if f in pred]
+        if ('keypoints_visible' in present and 'keypoint_scores' in pred and np.array_equal(
+                _np(pred['keypoints_visible']), _np(pred['keypoint_scores']))):
+            # mmpose copies keypoint_scores into keypoints_visible when no visibility
+            # head predicted it: that is the heatmap confidence, not a learned score.
+            present.remove('keypoints_visible')
+        field = next(iter(present), None)
         record[f'{key}_source'] = field
         record[f'{key}_scores'] = None if field is None else _union_field(
             pred, field, where, num_union, start, count).astype(np.float64)
