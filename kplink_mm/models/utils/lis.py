@@ -41,7 +41,8 @@ How this module fills the gaps (all documented in :class:`LocationInstabilityAss
    cheapest option costs more than ``outlier_thr`` becomes an outlier.
 4. **Refinement** (``refine_iters``, not in the paper). The assignment is re-solved
    over all candidates with every assigned node as an anchor (leave-one-out), which
-   can correct the slot of a fixed node named wrongly from a noisy feature. A step is
+   can correct the slot of a fixed node named wrongly from a noisy feature (nodes the
+   caller named stay where they are). A step is
    kept only if it lowers the total cost ``sum(assignment costs) + outlier_thr *
    #outliers``, so refinement never makes the solution worse under this objective.
 
@@ -586,8 +587,9 @@ class LocationInstabilityAssigner:
                 (with optional ``keypoints_valid`` (N_c,) bool; default: finite
                 rows). A named keypoint snaps to the nearest candidate peak within
                 ``merge_radius * s_k`` (that peak becomes a fixed node; a peak claimed
-                by two targets is left ambiguous); without a peak it is still an
-                anchor for the distance term while its slot stays empty.
+                by two targets is left ambiguous) and keeps its slot through
+                refinement; without a peak it is still an anchor for the distance
+                term while its slot stays empty.
             peaks (array): (P, 2) pooled peaks, duplicates already merged
                 (:func:`merge_duplicate_peaks`), same pixels as the boxes.
             peak_scores (array): (P,); ``<= score_thr`` are not candidates.
@@ -651,6 +653,7 @@ class LocationInstabilityAssigner:
             if len(cl) == 1 and assignment[cl[0]] < 0:
                 assignment[cl[0]] = p
                 fixed[cl[0]] = True
+        named_fixed = fixed.copy()   # the caller's word: kept through refinement
 
         # (1b) fixed nodes: inside exactly one box + confident (mutual nearest) identity
         used = np.zeros(P, bool)
@@ -692,7 +695,7 @@ class LocationInstabilityAssigner:
                                  virt_xy, virt_ok)
         # (3) leave-one-out refinement over all candidates, kept while it helps
         for _ in range(self.refine_iters):
-            new = self._solve(assignment, np.zeros_like(locked), cand, peaks, fcost,
+            new = self._solve(assignment, named_fixed, cand, peaks, fcost,
                               bcost, sizes, stats, virt_xy, virt_ok, anchors=assignment)
             new_total = self._total_cost(new, cand, peaks, fcost, bcost, sizes, stats,
                                          virt_xy, virt_ok)
@@ -711,10 +714,11 @@ class LocationInstabilityAssigner:
     # -- internals -------------------------------------------------------------------------
     @staticmethod
     def _parse_targets(targets, N: int):
-        if isinstance(targets, np.ndarray) or (
-                isinstance(targets, Sequence) and len(targets) > 0
-                and not isinstance(targets[0], Mapping)):
+        if not (isinstance(targets, Sequence) and not isinstance(targets, str)
+                and all(isinstance(t, Mapping) for t in targets)) or len(targets) == 0:
             arr = _array(targets, 'targets', dtype=np.float64)
+            if arr.size == 0:
+                arr = arr.reshape(0, 4)
             if arr.ndim != 2 or arr.shape[1] != 4:
                 raise ValueError(f'targets: expected (K, 4) boxes x1y1x2y2 or a sequence '
                                  f'of mappings with "box", got shape {arr.shape}')
