@@ -9,13 +9,7 @@ from kplink_mm.models.utils import build_keypoint_graphs, edge_visibility_labels
 CATEGORIES = ('bottle', 'car', 'chair')   # 7, 12, 10 keypoints
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Tiny matrices: intra-op threads only add contention (8x slower on a busy box).
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures('one_torch_thread')  # tiny tensors
 
 
 def _problem(head, num, gen, templates, occlusion=0.3):

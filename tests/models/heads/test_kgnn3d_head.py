@@ -9,13 +9,7 @@ from kplink_mm.models.utils import build_keypoint_graphs
 CATEGORIES = ('bottle', 'car', 'chair')   # 7, 12, 10 keypoints; chair gets no basis
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Tiny matrices: intra-op threads only add contention (8x slower on a busy box).
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures('one_torch_thread')  # tiny tensors
 
 
 def _bases(seed=0, num_components=(3, 4)):

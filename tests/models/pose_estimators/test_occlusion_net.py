@@ -11,13 +11,7 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 CONFIG = osp.join(REPO, 'configs/occlusion_net/occlusion-net_res18_cpu_kplink-synth-mv-128x128.py')
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # tiny graphs: thread start-up costs more than it saves on a busy 2-core box
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures('one_torch_thread')  # tiny tensors
 
 
 @pytest.fixture(scope='module')
