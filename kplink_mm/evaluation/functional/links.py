@@ -1,0 +1,141 @@
+"""Link (skeleton edge) prediction evaluation in numpy (KLPNet §3.3, Fig. 5d).
+
+A link predictor scores candidate pairs of a target's keypoints; a pair is a true
+link when both endpoints are known keypoints of the category, are labelled, and are
+joined in the category skeleton.
+
+* `link_scores_per_pair`: candidate pairs + scores -> (scores, labels);
+* `roc_auc` (from `occlusion.py`: tied scores form one ROC step, so the area is the
+  Mann-Whitney statistic) and `average_precision` (step-wise area under the
+  precision-recall curve, sklearn's ``average_precision_score``);
+* `precision_recall_f1` at a score threshold;
+* `occlusion_level`: 'none' / 'slight' / 'heavy' from an instance's keypoint states.
+
+No scikit-learn: everything is written against numpy.
+"""
+from typing import Optional, Sequence, Tuple
+
+import numpy as np
+
+from .occlusion import _scores_labels, roc_auc
+
+__all__ = ['OCCLUSION_LEVELS', 'SLIGHT_OCCLUSION_MAX', 'average_precision',
+           'link_scores_per_pair', 'occlusion_level', 'precision_recall_f1', 'roc_auc']
+
+OCCLUSION_LEVELS = ('none', 'slight', 'heavy')
+# An instance with an occluded fraction in (0, 0.3] is 'slight', above it 'heavy'.
+SLIGHT_OCCLUSION_MAX = 0.3
+
+
+def link_scores_per_pair(pairs: Optional[np.ndarray], scores: np.ndarray,
+                         skeleton: Sequence[Tuple[int, int]],
+                         labelled: Optional[np.ndarray] = None
+                         ) -> Tuple[np.ndarray, np.ndarray]:
+    """Scores and ground-truth labels of candidate keypoint pairs.
+
+    Args:
+        pairs (np.ndarray, optional): ``(M, 2)`` keypoint indices of the candidate
+            pairs (the category's own 0-based keypoint order); -1 marks a node of
+            unknown identity. Order within a pair does not matter. None: ``scores``
+            is a dense ``(N, N)`` matrix and the candidates are all pairs ``i < j``.
+        scores (np.ndarray): ``(M,)`` finite link scores (higher = more likely a
+            link), or the ``(N, N)`` matrix.
+        skeleton (Sequence[tuple]): the category's links ``(a, b)``.
+        labelled (np.ndarray, optional): ``(N_c,)`` bool per keypoint; a pair with
+            an unlabelled endpoint (e.g. outside the image) is no true link.
+
+    Returns:
+        tuple: ``scores`` (M,) float64 and ``labels`` (M,) bool. A pair is a link iff
+        both indices are >= 0, differ, are labelled and ``{a, b}`` is in the
+        skeleton; every other candidate is a negative.
+    """
+    scores = np.asarray(scores, np.float64)
+    if pairs is None:
+        if scores.ndim != 2 or scores.shape[0] != scores.shape[1]:
+            raise ValueError(f'without pairs, scores must be a square (N, N) matrix; got '
+                             f'shape {scores.shape}')
+        i, j = np.triu_indices(scores.shape[0], 1)
+        pairs, scores = np.stack([i, j], 1), scores[i, j]
+    pairs = np.asarray(pairs)
+    if pairs.ndim != 2 or pairs.shape[1] != 2 or \
+            (pairs.size and not np.issubdtype(pairs.dtype, np.integer)
+             and not np.array_equal(pairs, np.round(pairs))):
+        raise ValueError(f'pairs must be (M, 2) integer keypoint indices; got shape '
+                         f'{pairs.shape}, dtype {pairs.dtype}')
+    pairs = pairs.astype(np.int64)
+    if scores.shape != (len(pairs),):
+        raise ValueError(f'scores has shape {scores.shape}; expected ({len(pairs)},), one '
+                         'per pair')
+    scores, _ = _scores_labels(scores, np.zeros(len(scores), bool))  # finiteness check
+    links = {(min(a, b), max(a, b)) for a, b in skeleton}
+    a, b = pairs.min(1), pairs.max(1)
+    labels = np.array([(int(x), int(y)) in links for x, y in zip(a, b)], bool)
+    labels &= (a >= 0) & (a != b)
+    if labelled is not None:
+        labelled = np.asarray(labelled, bool).reshape(-1)
+        inside = (b < len(labelled)) & (a >= 0)
+        ok = np.zeros(len(pairs), bool)
+        ok[inside] = labelled[a[inside]] & labelled[b[inside]]
+        labels &= ok
+    return scores, labels
+
+
+def average_precision(scores: np.ndarray, labels: np.ndarray) -> float:
+    """Area under the precision-recall curve, step-wise (sklearn's
+    ``average_precision_score``): ``AP = sum_k (R_k - R_(k-1)) P_k`` over the
+    distinct score thresholds in decreasing order, tied scores forming one step.
+
+    Returns NaN when there is no positive (recall undefined).
+    """
+    scores, labels = _scores_labels(scores, labels)
+    num_pos = int(labels.sum())
+    if num_pos == 0:
+        return float('nan')
+    order = np.argsort(-scores, kind='mergesort')
+    s, y = scores[order], labels[order]
+    last = np.r_[np.nonzero(np.diff(s))[0], s.size - 1]  # last index of each tie group
+    tps = np.cumsum(y)[last].astype(np.float64)
+    precision = tps / (last + 1)
+    recall = tps / num_pos
+    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+
+
+def precision_recall_f1(scores: np.ndarray, labels: np.ndarray,
+                        threshold: float = 0.5) -> Tuple[float, float, float]:
+    """Precision, recall and F1 of "link iff score >= threshold".
+
+    A ratio with a zero denominator is 0 (sklearn's ``zero_division=0``): no
+    predicted link -> precision 0, no true link -> recall 0, P = R = 0 -> F1 0.
+    """
+    scores, labels = _scores_labels(scores, labels)
+    pred = scores >= threshold
+    tp = float(np.sum(pred & labels))
+    fp = float(np.sum(pred & ~labels))
+    fn = float(np.sum(~pred & labels))
+    precision = tp / (tp + fp) if tp + fp > 0 else 0.0
+    recall = tp / (tp + fn) if tp + fn > 0 else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
+    return precision, recall, f1
+
+
+def occlusion_level(states: np.ndarray, slight_max: float = SLIGHT_OCCLUSION_MAX) -> str:
+    """Occlusion level of an instance from its keypoint states.
+
+    Args:
+        states (np.ndarray): the category's keypoint states (0 outside the image,
+            1 occluded, 2 visible).
+        slight_max (float): largest occluded fraction still called 'slight'.
+
+    Returns:
+        str: with f = #occluded / #labelled (states 1 or 2): 'none' for f == 0,
+        'slight' for 0 < f <= slight_max, 'heavy' for f > slight_max. An instance
+        without labelled keypoints is 'none' (nothing is occluded).
+    """
+    states = np.asarray(states).reshape(-1)
+    labelled = int(np.isin(states, (1, 2)).sum())
+    if labelled == 0:
+        return 'none'
+    fraction = float((states == 1).sum()) / labelled
+    if fraction == 0:
+        return 'none'
+    return 'slight' if fraction <= slight_max else 'heavy'

@@ -1,0 +1,216 @@
+"""Link prediction metric for KLPNet's CLPGM (§3.3, Fig. 5d).
+
+Read from every predicted sample (``pred_instances``):
+    ``link_pairs``   (1, M, 2) or (M, 2) int: the candidate pairs as **union keypoint
+                     slots** (the index into ``gt_instances.keypoints``' K_union
+                     axis; -1 = a node of unknown identity). Union slots, not node
+                     indices: node indices mean nothing without the model's node
+                     list, while slots make a dump self-contained and name the GT
+                     link directly (``CLPGMHead.link_fields`` writes them).
+    ``link_scores``  (1, M) or (M,) float: the link probabilities.
+The leading 1 is the instance axis of a top-down sample (``InstanceData`` needs one
+length for all its fields).
+
+Ground truth: the skeleton of the sample's category (``category_id``), and the
+keypoint states from the metainfo ``keypoint_states`` (K_union values; 0 outside the
+image, 1 occluded, 2 visible). A candidate pair is a true link iff both slots are
+keypoints of the instance's category, both are labelled (state 1 or 2) and they are
+joined in the skeleton; a pair with an unknown (-1) slot or a slot of another
+category (conditioned on a wrong category) is a negative.
+
+Metrics (prefix ``link``), pooled over the candidate pairs of all samples (micro):
+    AUC, AP                 ROC-AUC and average precision of the link scores
+    precision, recall, F1   of "link iff score >= threshold" over the candidates
+    skeleton_recall         fraction of the GT links between labelled keypoints that
+                            appear among the candidates scored >= threshold (the
+                            links lost with undetected keypoints count as misses)
+each also as ``<name>/<category>`` and ``<name>/occlusion_<level>`` with the
+instance's occlusion level ('none' / 'slight' / 'heavy', `occlusion_level`:
+occluded fraction of the labelled keypoints 0, (0, 0.3], > 0.3). A value that is
+undefined (AUC without both classes, AP or skeleton_recall without a true link) is
+left out.
+
+Offline: ``evaluate_records([record_from_sample(s, slices) for s in dump])`` on a
+``tools/test.py --dump`` file.
+"""
+from collections import defaultdict
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+from mmengine.evaluator import BaseMetric
+from mmengine.logging import MMLogger
+
+from mmpose.registry import METRICS
+
+from ...datasets.metainfo import category_slices
+from ...datasets.synth.categories import get_category
+from ..functional.links import (OCCLUSION_LEVELS, SLIGHT_OCCLUSION_MAX,
+                                average_precision, link_scores_per_pair,
+                                occlusion_level, precision_recall_f1, roc_auc)
+
+METRIC_NAMES = ('AUC', 'AP', 'precision', 'recall', 'F1', 'skeleton_recall')
+
+
+def _np(x):
+    return x.detach().cpu().numpy() if hasattr(x, 'detach') else np.asarray(x)
+
+
+def _as_dict(sample) -> dict:
+    return sample.to_dict() if hasattr(sample, 'to_dict') else sample
+
+
+def record_from_sample(sample, slices: Dict[str, tuple],
+                       slight_max: float = SLIGHT_OCCLUSION_MAX) -> dict:
+    """What the metric keeps of one data sample (dict or PoseDataSample).
+
+    Args:
+        sample: a packed sample with ``pred_instances.link_pairs`` /
+            ``link_scores`` and the metainfo keys ``category_id`` and
+            ``keypoint_states``.
+        slices (dict): ``{category: (first union slot, keypoint count)}``, used when
+            the sample carries no ``category_slice``.
+        slight_max (float): see `occlusion_level`.
+
+    Returns:
+        dict: ``category``, ``sample_id``, ``pairs`` (M, 2) category-local keypoint
+        indices (-1: unknown or another category's slot), ``scores`` (M,),
+        ``labels`` (M,) bool, ``states`` (n,), ``level``.
+    """
+    sample = _as_dict(sample)
+    sid = sample.get('id', sample.get('img_path', '?'))
+    if 'pred_instances' not in sample:
+        raise KeyError(f"sample {sid}: no 'pred_instances'; is this a predicted data "
+                       'sample?')
+    pred = _as_dict(sample['pred_instances'])
+    where = f'sample {sid}: pred_instances'
+    for key in ('link_pairs', 'link_scores'):
+        if key not in pred:
+            raise KeyError(f"{where} has no '{key}' (CLPGMHead.link_fields writes it)")
+    if sample.get('category_id') is None:
+        raise KeyError(f"sample {sid}: no 'category_id' in the metainfo (add it to "
+                       "PackPoseInputs' meta_keys)")
+    spec = get_category(int(np.asarray(_np(sample['category_id'])).reshape(-1)[0]))
+    if sample.get('category_slice') is not None:
+        start, count = (int(v) for v in sample['category_slice'])
+    elif spec.name in slices:
+        start, count = slices[spec.name]
+    else:
+        raise KeyError(f'sample {sid}: category {spec.name!r} has no slice in the union '
+                       f'space {list(slices)} and the sample carries no category_slice')
+    if count != spec.num_keypoints:
+        raise ValueError(f'sample {sid}: category slice ({start}, {count}) but '
+                         f'{spec.name!r} has {spec.num_keypoints} keypoints')
+    states = sample.get('keypoint_states')
+    if states is None:
+        raise KeyError(f"sample {sid}: no 'keypoint_states' (0 outside / 1 occluded / 2 "
+                       "visible); add it to PackPoseInputs' meta_keys")
+    states = _np(states).reshape(-1)
+    num_union = states.size
+    if start < 0 or start + count > num_union:
+        raise ValueError(f'sample {sid}: category slice ({start}, {count}) of '
+                         f'{spec.name!r} does not fit {num_union} keypoint_states')
+
+    pairs = _np(pred['link_pairs'])
+    if pairs.ndim == 3 and pairs.shape[0] == 1:
+        pairs = pairs[0]
+    if pairs.ndim != 2 or pairs.shape[1] != 2:
+        raise ValueError(f'{where}.link_pairs has shape {tuple(pairs.shape)}; expected '
+                         '(1, M, 2) or (M, 2) union keypoint slots')
+    if pairs.size and not np.array_equal(pairs, np.round(pairs)):
+        raise ValueError(f'{where}.link_pairs must hold integer union slots')
+    pairs = pairs.astype(np.int64)
+    if pairs.size and (pairs.min() < -1 or pairs.max() >= num_union):
+        raise ValueError(f'{where}.link_pairs holds slots in [{pairs.min()}, '
+                         f'{pairs.max()}]; expected -1 (unknown) or 0..{num_union - 1}')
+    raw_scores = _np(pred['link_scores'])
+    scores = raw_scores[0] if raw_scores.ndim == 2 and raw_scores.shape[0] == 1 \
+        else raw_scores
+    if scores.shape != (len(pairs),):
+        raise ValueError(f'{where}.link_scores has shape {tuple(raw_scores.shape)}; '
+                         f'expected (1, {len(pairs)}) or ({len(pairs)},), one score per '
+                         'link_pairs row')
+    scores = scores.astype(np.float64)
+    if not np.isfinite(scores).all():
+        raise ValueError(f'{where}.link_scores has non-finite values')
+    local = pairs - start
+    local[(pairs < 0) | (local < 0) | (local >= count)] = -1
+    states = states[start:start + count].astype(np.int64)
+    scores, labels = link_scores_per_pair(local, scores, spec.skeleton,
+                                          labelled=np.isin(states, (1, 2)))
+    return dict(category=spec.name, sample_id=sid, pairs=local, scores=scores,
+                labels=labels, states=states, level=occlusion_level(states, slight_max))
+
+
+def _group_metrics(records: Sequence[dict], threshold: float) -> Dict[str, float]:
+    scores = np.concatenate([r['scores'] for r in records]) if records else np.zeros(0)
+    labels = np.concatenate([r['labels'] for r in records]).astype(bool) if records \
+        else np.zeros(0, bool)
+    out = {}
+    if scores.size:
+        out['AUC'] = roc_auc(scores, labels)
+        out['AP'] = average_precision(scores, labels)
+        out['precision'], out['recall'], out['F1'] = precision_recall_f1(
+            scores, labels, threshold)
+    found = total = 0
+    for r in records:
+        labelled = np.isin(r['states'], (1, 2))
+        gt = {(min(a, b), max(a, b)) for a, b in get_category(r['category']).skeleton
+              if labelled[a] and labelled[b]}
+        hit = r['labels'] & (r['scores'] >= threshold)
+        found += len({(int(min(a, b)), int(max(a, b))) for a, b in r['pairs'][hit]} & gt)
+        total += len(gt)
+    if total:
+        out['skeleton_recall'] = found / total
+    return {k: float(v) for k, v in out.items() if np.isfinite(v)}
+
+
+def evaluate_records(records: Sequence[dict], threshold: float = 0.5) -> Dict[str, float]:
+    """Pooled, per-category and per-occlusion-level link metrics of `records`."""
+    groups = defaultdict(list)
+    for r in records:
+        groups[''].append(r)
+        groups[f"/{r['category']}"].append(r)
+        groups[f"/occlusion_{r['level']}"].append(r)
+    levels = [f'/occlusion_{name}' for name in OCCLUSION_LEVELS]
+    order = [''] + sorted(k for k in groups if k and k not in levels) + \
+        [k for k in levels if k in groups]
+    results = {}
+    for suffix in order:
+        for name, value in _group_metrics(groups[suffix], threshold).items():
+            results[f'{name}{suffix}'] = value
+    return results
+
+
+@METRICS.register_module()
+class LinkPredictionMetric(BaseMetric):
+    """ROC-AUC, AP and P/R/F1 of predicted keypoint links, per category and
+    occlusion level (see the module docstring for the fields it reads).
+
+    Args:
+        threshold (float): a candidate is a predicted link iff its score >= this.
+        categories (Sequence[str], optional): the union keypoint space's categories,
+            in dataset order (default: all kplink-synth categories).
+        slight_max (float): occluded fraction up to which an instance is 'slight'.
+    """
+    default_prefix = 'link'
+
+    def __init__(self, threshold: float = 0.5, categories: Optional[Sequence[str]] = None,
+                 slight_max: float = SLIGHT_OCCLUSION_MAX, collect_device: str = 'cpu',
+                 prefix: Optional[str] = None) -> None:
+        super().__init__(collect_device=collect_device, prefix=prefix)
+        self.threshold = threshold
+        self.slight_max = slight_max
+        self.slices = category_slices(categories)
+
+    def process(self, data_batch, data_samples: Sequence[dict]) -> None:
+        for sample in data_samples:
+            self.results.append(record_from_sample(sample, self.slices, self.slight_max))
+
+    def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
+        metrics = evaluate_records(results, self.threshold)
+        missing = [k for k in METRIC_NAMES if k not in metrics]
+        if missing:
+            MMLogger.get_current_instance().warning(
+                f'LinkPredictionMetric: {missing} undefined over {len(results)} samples '
+                '(no candidate pair, or only one class of pairs)')
+        return metrics

@@ -1,0 +1,202 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+from mmengine.structures import InstanceData
+
+from kplink_mm.datasets.metainfo import category_slices
+from kplink_mm.evaluation.functional import (average_precision, link_scores_per_pair,
+                                             occlusion_level, precision_recall_f1,
+                                             roc_auc)
+from kplink_mm.evaluation.metrics import (LinkPredictionMetric, evaluate_link_records,
+                                          link_record_from_sample)
+from mmpose.registry import METRICS
+from mmpose.structures import PoseDataSample
+
+NUM_UNION = 97           # all kplink-synth categories: car 0..11, chair 24..33
+
+
+def test_ap_and_auc_with_ties_by_hand():
+    # desc: 0.9 (+), {0.8 (-), 0.8 (+)} tie, 0.3 (-)
+    s, y = [0.9, 0.8, 0.8, 0.3], [1, 0, 1, 0]
+    # AP: steps at 0.9 (R .5, P 1) and at the tie group (R 1, P 2/3)
+    assert average_precision(s, y) == pytest.approx(0.5 * 1 + 0.5 * 2 / 3)
+    # AUC: 0.9 beats both negatives, 0.8 ties one (0.5) and beats one -> 3.5 / 4
+    assert roc_auc(np.array(s), np.array(y)) == pytest.approx(0.875)
+
+    s, y = [0.2, 0.9, 0.4, 0.4, 0.7], [0, 1, 1, 0, 0]
+    # 0.9 (+): P 1, R .5; 0.7 (-); tie 0.4 (+,-): P 2/4, R 1
+    assert average_precision(s, y) == pytest.approx(0.5 * 1 + 0.5 * 0.5)
+    assert roc_auc(np.array(s), np.array(y)) == pytest.approx(4.5 / 6)
+
+    # all tied: one step to R 1 at P = prevalence; AUC one diagonal
+    assert average_precision([0.5] * 4, [1, 0, 0, 1]) == pytest.approx(0.5)
+    assert roc_auc(np.full(4, 0.5), np.array([1, 0, 0, 1])) == pytest.approx(0.5)
+    assert math.isnan(average_precision([0.1, 0.2], [0, 0]))
+    with pytest.raises(ValueError, match='differ in length'):
+        average_precision([0.1, 0.2], [1])
+
+
+def test_precision_recall_f1_by_hand():
+    s, y = [0.9, 0.5, 0.49, 0.2, 0.7], [1, 1, 1, 0, 0]
+    # >= 0.5: 0.9 (+), 0.5 (+), 0.7 (-) -> TP 2, FP 1, FN 1 (0.49)
+    assert precision_recall_f1(s, y, 0.5) == pytest.approx((2 / 3, 2 / 3, 2 / 3))
+    # >= 0.8: TP 1, FP 0, FN 2 -> P 1, R 1/3, F1 2 * 1/3 / (4/3) = 0.5
+    assert precision_recall_f1(s, y, 0.8) == pytest.approx((1.0, 1 / 3, 0.5))
+    # nothing predicted: zero division gives 0 (sklearn's zero_division=0)
+    assert precision_recall_f1(s, y, 0.95) == (0.0, 0.0, 0.0)
+
+
+def test_occlusion_level_thresholds():
+    assert occlusion_level([2, 2, 0]) == 'none'
+    assert occlusion_level([0, 0]) == 'none'                  # nothing labelled
+    assert occlusion_level([1, 2, 2, 2]) == 'slight'           # 0.25
+    assert occlusion_level([1, 1, 1] + [2] * 7) == 'slight'    # exactly 0.3
+    assert occlusion_level([1, 2, 2]) == 'heavy'               # 1/3
+    assert occlusion_level([1, 2, 2], slight_max=0.5) == 'slight'
+
+
+def test_link_scores_per_pair_labels():
+    skeleton = [(0, 1), (1, 2), (2, 3)]
+    pairs = np.array([[1, 0], [0, 2], [2, -1], [2, 2], [3, 2], [1, 2]])
+    labelled = np.array([True, True, True, False])
+    scores, labels = link_scores_per_pair(pairs, [0.1, 0.2, 0.3, 0.4, 0.5, 0.6], skeleton,
+                                          labelled)
+    # reversed order is a link; unknown node, self pair, unlabelled endpoint are not
+    np.testing.assert_array_equal(labels, [True, False, False, False, False, True])
+    assert scores.dtype == np.float64
+    # dense (N, N) matrix: all pairs i < j
+    dense = np.arange(16, dtype=float).reshape(4, 4)
+    s, lab = link_scores_per_pair(None, dense, skeleton)
+    np.testing.assert_array_equal(s, [1, 2, 3, 6, 7, 11])
+    np.testing.assert_array_equal(lab, [True, False, False, True, False, True])
+    with pytest.raises(ValueError, match='pairs'):
+        link_scores_per_pair(np.zeros((3, 3), int), np.zeros(3), skeleton)
+    with pytest.raises(ValueError, match='scores'):
+        link_scores_per_pair(pairs, np.zeros(5), skeleton)
+
+
+def _sample(cat_id, states, pairs, scores, sid):
+    sample = PoseDataSample(metainfo=dict(id=sid, category_id=cat_id,
+                                          keypoint_states=np.array(states)[None]))
+    sample.pred_instances = InstanceData(link_pairs=np.array(pairs)[None],
+                                         link_scores=np.array(scores, np.float32)[None])
+    return sample
+
+
+def _states(start, count, occluded=(), outside=()):
+    s = np.zeros(NUM_UNION, int)
+    s[start:start + count] = 2
+    s[[start + i for i in occluded]] = 1
+    s[[start + i for i in outside]] = 0
+    return s
+
+
+def _hand_made_samples():
+    # car (id 1, slots 0..11): links (0,1) (0,2) (1,3) (2,3) (10,11) ... (18 links)
+    s1 = _sample(1, _states(0, 12), [[0, 1], [2, 0], [0, 3], [4, -1]],
+                 [0.9, 0.6, 0.7, 0.2], 's1')                                   # none
+    # 2 of 11 labelled occluded (slot 11 outside the image) -> slight
+    s2 = _sample(1, _states(0, 12, occluded=(1, 3), outside=(11,)),
+                 [[1, 3], [10, 11], [2, 3]], [0.8, 0.95, 0.4], 's2')
+    # chair (id 3, slots 24..33): links (0,1) (0,2) ...; 4 of 10 occluded -> heavy;
+    # a pair of car slots (a wrongly conditioned node) is a negative
+    s3 = _sample(3, _states(24, 10, occluded=(0, 3, 5, 7)),
+                 [[24, 25], [24, 26], [25, 26], [0, 1]], [0.3, 0.55, 0.5, 0.6], 's3')
+    return [s1, s2, s3]
+
+
+def test_metric_exact_numbers_per_category_and_occlusion():
+    metric = METRICS.build(dict(type='LinkPredictionMetric', threshold=0.5))
+    assert isinstance(metric, LinkPredictionMetric)
+    metric.process({}, [s.to_dict() for s in _hand_made_samples()])
+    res = metric.evaluate(3)
+    exp = {
+        # car: + {0.9 0.6 0.8 0.4}, - {0.7 0.2 0.95}: 6 of 12 pairs ordered
+        'AUC/car': 6 / 12,
+        # desc 0.95- 0.9+ 0.8+ 0.7- 0.6+ 0.4+ 0.2-: P at the positives 1/2 2/3 3/5 4/6
+        'AP/car': (1 / 2 + 2 / 3 + 3 / 5 + 4 / 6) / 4,
+        'precision/car': 3 / 5, 'recall/car': 3 / 4, 'F1/car': 2 / 3,
+        # s1: 2 of 18 links found; s2: 15 links with labelled ends (11 outside), 1 found
+        'skeleton_recall/car': 3 / 33,
+        # chair: + {0.3 0.55}, - {0.5 0.6}
+        'AUC/chair': 1 / 4, 'AP/chair': 0.5 * 1 / 2 + 0.5 * 2 / 4,
+        'precision/chair': 1 / 3, 'recall/chair': 1 / 2, 'F1/chair': 0.4,
+        'skeleton_recall/chair': 1 / 11,
+        # occlusion none = s1: + {0.9 0.6}, - {0.7 0.2}
+        'AUC/occlusion_none': 3 / 4, 'AP/occlusion_none': 0.5 + 0.5 * 2 / 3,
+        'precision/occlusion_none': 2 / 3, 'recall/occlusion_none': 1.0,
+        'F1/occlusion_none': 0.8, 'skeleton_recall/occlusion_none': 2 / 18,
+        # slight = s2: + {0.8 0.4}, - {0.95}
+        'AUC/occlusion_slight': 0.0, 'AP/occlusion_slight': 0.5 * 1 / 2 + 0.5 * 2 / 3,
+        'precision/occlusion_slight': 0.5, 'recall/occlusion_slight': 0.5,
+        'F1/occlusion_slight': 0.5, 'skeleton_recall/occlusion_slight': 1 / 15,
+        # heavy = s3 = chair
+        'AUC/occlusion_heavy': 1 / 4, 'AP/occlusion_heavy': 0.5,
+        'F1/occlusion_heavy': 0.4,
+        # pooled: + {.9 .6 .8 .4 .3 .55}, - {.7 .2 .95 .5 .6}; 0.6 ties once
+        'AUC': (4 + 2.5 + 4 + 1 + 1 + 2) / 30,
+        # desc .95- .9+ .8+ .7- {.6+ .6-} .55+ .5- .4+ .3+ .2-
+        'AP': (1 / 2 + 2 / 3 + 3 / 6 + 4 / 7 + 5 / 9 + 6 / 10) / 6,
+        'precision': 4 / 8, 'recall': 4 / 6, 'F1': 4 / 7,
+        'skeleton_recall': 4 / 44,
+    }
+    for key, value in exp.items():
+        assert res[f'link/{key}'] == pytest.approx(value), key
+    assert set(res) >= {f'link/{k}' for k in exp}
+    assert not any(k.startswith('link/AUC/bus') for k in res)
+
+    # offline on the dumped dicts: the same numbers, without the prefix
+    slices = category_slices()
+    records = [link_record_from_sample(s.to_dict(), slices) for s in _hand_made_samples()]
+    offline = evaluate_link_records(records, threshold=0.5)
+    assert offline == {k[len('link/'):]: v for k, v in res.items()}
+
+
+def test_metric_rejects_malformed_predictions():
+    slices = category_slices()
+    good = _hand_made_samples()[0]
+    bad = good.clone()
+    bad.pred_instances = InstanceData(link_pairs=np.zeros((1, 4, 3), int),
+                                      link_scores=np.zeros((1, 4)))
+    with pytest.raises(ValueError, match=r'pred_instances\.link_pairs has shape'):
+        link_record_from_sample(bad, slices)
+    bad.pred_instances = InstanceData(link_pairs=np.zeros((1, 4, 2), int),
+                                      link_scores=np.zeros((1, 3)))
+    with pytest.raises(ValueError, match=r'pred_instances\.link_scores has shape'):
+        link_record_from_sample(bad, slices)
+    bad.pred_instances = InstanceData(link_pairs=np.full((1, 1, 2), NUM_UNION),
+                                      link_scores=np.zeros((1, 1)))
+    with pytest.raises(ValueError, match='link_pairs holds slots'):
+        link_record_from_sample(bad, slices)
+    bad.pred_instances = InstanceData(link_pairs=np.zeros((1, 1, 2), int))
+    with pytest.raises(KeyError, match='link_scores'):
+        link_record_from_sample(bad, slices)
+    no_states = PoseDataSample(metainfo=dict(category_id=1))
+    no_states.pred_instances = good.pred_instances
+    with pytest.raises(KeyError, match='keypoint_states'):
+        link_record_from_sample(no_states, slices)
+    # (M, 2) / (M,) without the instance axis are accepted (plain dicts)
+    d = good.to_dict()
+    d['pred_instances'] = dict(link_pairs=torch.tensor([[0, 1]]),
+                               link_scores=torch.tensor([0.7]))
+    r = link_record_from_sample(d, slices)
+    assert r['labels'].tolist() == [True] and r['level'] == 'none'
+
+
+def test_head_fields_feed_the_metric():
+    from kplink_mm.models.heads import CLPGMHead
+    head = CLPGMHead(in_channels=0, hidden_channels=8, latent_channels=4, num_layers=1)
+    slots = torch.tensor([0, 1, 2, 3])
+    inp = dict(positions=torch.rand(4, 2) * 64, canonical=torch.rand(4, 3) - 0.5,
+               slots=slots, category='chair', input_size=(64, 64))
+    head.eval()
+    links = head.predict_links(head(None, [inp]))
+    fields = head.link_fields(links, [inp])[0]
+    sample = _sample(3, _states(24, 10), fields['link_pairs'][0],
+                     fields['link_scores'][0], 'x')
+    r = link_record_from_sample(sample, category_slices())
+    # chair links among slots 0..3: (0,1) (0,2) (1,3) (2,3) of the 6 pairs
+    assert r['labels'].tolist() == [True, True, False, False, True, True]
+    np.testing.assert_allclose(r['scores'], links[0]['scores'].numpy(), rtol=1e-6)
