@@ -38,7 +38,8 @@ train_pipeline = [
     dict(type='RandomBBoxTransform', rotate_prob=0.0, scale_factor=(0.8, 1.2)),
     dict(type='TopdownAffine', input_size=input_size),
     dict(type='GenerateTarget', encoder=codec),
-    dict(type='PackPoseInputs', meta_keys={{_base_.pack_meta_keys}}),
+    # crop-space labels (transformed_keypoints) for the graph losses
+    dict(type='PackPoseInputs', meta_keys={{_base_.pack_meta_keys}}, pack_transformed=True),
 ]
 val_pipeline = [
     dict(type='LoadImage'),

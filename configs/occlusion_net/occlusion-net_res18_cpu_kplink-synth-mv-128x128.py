@@ -33,16 +33,17 @@ train_pipeline = [
     dict(type='GetBBoxCenterScale', padding=1.25),
     dict(type='RandomBBoxTransform', rotate_prob=0.0, scale_factor=(0.8, 1.2)),
     dict(type='TopdownAffine', input_size={{_base_.input_size}}),
-    dict(type='PackPoseInputs', meta_keys={{_base_.pack_meta_keys}}),
+    # crop-space labels (transformed_keypoints) for the graph losses
+    dict(type='PackPoseInputs', meta_keys={{_base_.pack_meta_keys}}, pack_transformed=True),
 ]
 train_dataloader = dict(
     dataset=dict(ann_file='annotations/mv_train.json', keypoint_visibility='labelled',
                  pipeline=train_pipeline))
 
 # The graph networks are small; the frozen keypoint model only runs forward.
-train_cfg = dict(by_epoch=True, max_epochs=20, val_interval=10)
+train_cfg = dict(by_epoch=True, max_epochs=12, val_interval=6)
 optim_wrapper = dict(optimizer=dict(type='Adam', lr=1e-3))
 param_scheduler = [
     dict(type='LinearLR', begin=0, end=50, start_factor=0.01, by_epoch=False),
-    dict(type='MultiStepLR', begin=0, end=20, milestones=[15], gamma=0.1, by_epoch=True),
+    dict(type='MultiStepLR', begin=0, end=12, milestones=[9], gamma=0.1, by_epoch=True),
 ]

@@ -164,6 +164,21 @@ class OcclusionNet(TopdownPoseEstimator):
                                           dtype=dtype))
         return torch.cat(values).to(self.data_preprocessor.device)
 
+    def _node_targets(self, data_samples) -> torch.Tensor:
+        """Labelled keypoints in the graph's normalised crop coordinates.
+
+        `gt_instances.keypoints` stay in image space; the crop-space labels are
+        `transformed_keypoints`, packed by ``PackPoseInputs(pack_transformed=True)``.
+        """
+        def crop_space(sample):
+            kpts = sample.gt_instances.get('transformed_keypoints')
+            if kpts is None:
+                raise KeyError("OcclusionNet needs gt_instances.transformed_keypoints: use "
+                               "PackPoseInputs(pack_transformed=True) in the train pipeline")
+            return np.asarray(kpts) / self._input_size(sample) * 2.0 - 1.0
+
+        return self._node_tensor(data_samples, crop_space)
+
     @staticmethod
     def _states(sample):
         states = sample.metainfo.get('keypoint_states')
@@ -203,9 +218,7 @@ class OcclusionNet(TopdownPoseEstimator):
         # Keypoints outside the image (state 0) have no visibility label.
         losses['loss_edge'] = self.loss_weights['edge'] * \
             self.kgnn2d.loss_edges(out, states == 2, node_valid=states > 0)
-        target = self._node_tensor(
-            data_samples, lambda s: s.gt_instances.keypoints / self._input_size(s))
-        target = target * 2.0 - 1.0
+        target = self._node_targets(data_samples)
         if self.loss_weights['visible_anchor'] > 0:
             losses['loss_visible_anchor'] = self.loss_weights['visible_anchor'] * \
                 self.kgnn2d.loss_direct(out, target, states == 2)

@@ -148,3 +148,27 @@ def test_category_subset_without_instances_is_named(tiny_synth_mv):
         DATASETS.build(dict(type='KplinkSynthPoseDataset', data_root=tiny_synth_mv,
                             ann_file='annotations/mv_val.json', data_prefix=dict(img=''),
                             categories=['car'], pipeline=[]))
+
+
+def test_graph_nodes_and_targets_share_one_coordinate_frame(tiny_synth_mv, shape_basis_path):
+    """A perfect keypoint model gives graph nodes exactly at the training targets
+    (regression: targets were once taken from image-space gt keypoints)."""
+    from mmengine.structures import InstanceData
+    cfg, model = _build(shape_basis_path)
+    batch = _batch(cfg, tiny_synth_mv, n=4)
+    samples = batch['data_samples']
+    perfect = [InstanceData(keypoints=np.asarray(s.gt_instances.transformed_keypoints),
+                            keypoint_scores=np.ones((1, 97), np.float32)) for s in samples]
+    graph = model._graphs(perfect, samples)
+    target = model._node_targets(samples)
+    states = model._node_tensor(samples, model._states, torch.long)
+    inside = states > 0
+    torch.testing.assert_close(graph.pos[inside], target[inside])
+    # ... and they map back to the image-space labels through the crop.
+    image = model._to_image(target, samples, graph)
+    gt_image = model._node_tensor(samples, lambda s: np.asarray(s.gt_instances.keypoints))
+    torch.testing.assert_close(image[inside], gt_image[inside], atol=1e-2, rtol=0)
+    for s in samples:
+        del s.gt_instances.transformed_keypoints
+    with pytest.raises(KeyError, match='pack_transformed'):
+        model._node_targets(samples)
