@@ -57,7 +57,10 @@ class OcclusionNet(TopdownPoseEstimator):
             R-CNN's keypoint head uses; mmpose heads take the last level).
         test_cfg: mmpose's, plus ``input_noise_std`` (Gaussian noise added to the
             initial keypoints before the graph, as a fraction of the crop size;
-            the robustness study of Fig. 10).
+            the robustness study of Fig. 10) and ``refine`` (``'occluded'``,
+            default: the decoder's location replaces the heatmap's only for nodes
+            the encoder calls occluded, since the decoder exists to move occluded
+            keypoints; ``'all'``: every node takes the decoder's location).
     """
 
     def __init__(self,
@@ -284,6 +287,13 @@ class OcclusionNet(TopdownPoseEstimator):
                              noise_std=float(self.test_cfg.get('input_noise_std', 0.0)))
         out = self.kgnn2d(graph)
         out3 = self.kgnn3d(graph, out['refined']) if self.kgnn3d is not None else None
+        refine = self.test_cfg.get('refine', 'occluded')
+        if refine not in ('occluded', 'all'):
+            raise ValueError(f"test_cfg.refine must be 'occluded' or 'all', got {refine!r}")
+        final = out['refined']
+        if refine == 'occluded':
+            # Measured: moving visible nodes too cost more visible PCK than it gained.
+            final = torch.where(out['node_visible'][:, None], graph.pos, final)
 
         preds = []
         for b, (pred, sample) in enumerate(zip(init, data_samples)):
@@ -304,7 +314,7 @@ class OcclusionNet(TopdownPoseEstimator):
             init_kpts = np.asarray(pred.keypoints, np.float32)
             init_scores = np.asarray(pred.keypoint_scores, np.float32)
             new = InstanceData(
-                keypoints=union(to_input(out['refined'][lo:hi]), 2),
+                keypoints=union(to_input(final[lo:hi]), 2),
                 keypoint_scores=init_scores.copy(),
                 init_keypoints=init_kpts.copy(),
                 init_scores=init_scores.copy(),

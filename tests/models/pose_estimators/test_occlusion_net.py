@@ -172,3 +172,33 @@ def test_graph_nodes_and_targets_share_one_coordinate_frame(tiny_synth_mv, shape
         del s.gt_instances.transformed_keypoints
     with pytest.raises(KeyError, match='pack_transformed'):
         model._node_targets(samples)
+
+
+def test_refine_occluded_keeps_nodes_the_encoder_calls_visible(tiny_synth_mv,
+                                                               shape_basis_path):
+    cfg, model = _build(shape_basis_path)
+    model.eval()
+    torch.manual_seed(0)
+    for p in model.kgnn2d.parameters():  # a decoder that moves every node
+        p.data.add_(0.05 * torch.randn_like(p))
+    data = model.data_preprocessor(_batch(cfg, tiny_synth_mv, 'mv_val', 4, train=False))
+    moved = kept = 0
+    for refine in ('all', 'occluded'):
+        model.test_cfg['refine'] = refine
+        with torch.no_grad():
+            samples = [s.clone() for s in model(**data, mode='predict')]
+        for s in samples:
+            start, n = s.metainfo['category_slice']
+            p = s.pred_instances
+            same = np.isclose(p.keypoints[0, start:start + n],
+                              p.init_keypoints[0, start:start + n], atol=1e-3).all(-1)
+            visible = p.visibility_scores[0, start:start + n] > 0.5
+            if refine == 'all':
+                moved += int((~same).sum())
+            else:
+                assert same[visible].all() and not same[~visible].any()
+                kept += int(visible.sum())
+    assert moved > 0 and kept > 0
+    model.test_cfg['refine'] = 'everything'
+    with pytest.raises(ValueError, match='refine'):
+        model(**data, mode='predict')
