@@ -8,6 +8,15 @@ For every ground-truth keypoint inside the image:
 Results are split by the exact keypoint state (visible / occluded), reported per
 category and as the mean over categories; a dump of the predictions
 (`tools/test.py --dump`) is enough to recompute everything (`evaluate_records`).
+
+Overlapping targets (KLPNet Table 5): a target whose box overlaps another target of
+the same category in the same image (intersection >= ``overlap_thr`` of the smaller
+box) is also counted in the ``overlap/`` keys. With ``lis=dict(...)`` the
+Location Instability Strategy (``LocationInstabilityAssigner.assign_crops``) first
+re-shares the pooled peaks of every group of overlapping crops among their targets
+and replaces those targets' keypoints; it runs here, at the image level, because a
+top-down batch may split one image's crops (mmpose's CocoMetric runs its OKS-NMS
+post-processing in the metric for the same reason).
 """
 from collections import defaultdict
 from typing import Dict, List, Optional, Sequence
@@ -20,6 +29,7 @@ from mmpose.registry import METRICS
 
 from ...datasets.metainfo import category_slices
 from ...datasets.synth.categories import get_category
+from ...models.utils.lis import LocationInstabilityAssigner
 from ..functional import oracle_identify, pck_hits
 
 STATE_NAMES = {2: 'visible', 1: 'occluded'}
@@ -51,7 +61,68 @@ def record_from_sample(sample: dict, slices: Dict[str, tuple]) -> dict:
     if 'peaks' in pred:
         record['peaks'] = _np(pred['peaks'])[0]
         record['peak_scores'] = _np(pred['peak_scores'])[0]
+        if 'peak_features' in pred:
+            record['peak_features'] = _np(pred['peak_features'])[0]
+    record['img_id'] = sample.get('img_id', sample.get('img_path'))
     return record
+
+
+def _overlap_fraction(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection of two x1y1x2y2 boxes over the smaller one's area."""
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    if w <= 0 or h <= 0:
+        return 0.0
+    smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+    return float(w * h / max(smaller, 1e-9))
+
+
+def overlap_groups(records: Sequence[dict], overlap_thr: float = 0.1) -> List[List[int]]:
+    """Connected groups (>= 2 records) of same-image, same-category targets whose
+    boxes overlap by at least ``overlap_thr`` of the smaller box."""
+    by_key = defaultdict(list)
+    for i, r in enumerate(records):
+        if r.get('img_id') is not None:
+            by_key[(r['img_id'], r['category'])].append(i)
+    groups = []
+    for members in by_key.values():
+        parent = {i: i for i in members}
+
+        def find(i):
+            while parent[i] != i:
+                parent[i] = parent[parent[i]]
+                i = parent[i]
+            return i
+
+        for a_pos, a in enumerate(members):
+            for b in members[a_pos + 1:]:
+                if _overlap_fraction(records[a]['bbox'], records[b]['bbox']) >= overlap_thr:
+                    parent[find(a)] = find(b)
+        comps = defaultdict(list)
+        for i in members:
+            comps[find(i)].append(i)
+        groups += [sorted(c) for c in comps.values() if len(c) > 1]
+    return groups
+
+
+def apply_lis(records: List[dict], groups: Sequence[Sequence[int]],
+              assigner: LocationInstabilityAssigner) -> int:
+    """Replace the keypoints of every overlapping group by LIS's assignment of the
+    group's pooled peaks (in place). Returns the number of targets changed."""
+    changed = 0
+    for group in groups:
+        members = [records[i] for i in group]
+        if any('peak_features' not in r for r in members):
+            raise KeyError('CategoryPCKMetric(lis=...) needs pred_instances.peaks, '
+                           'peak_scores and peak_features (a category-implicit head)')
+        kpts, scores = assigner.assign_crops(
+            [dict(peaks=r['peaks'], peak_scores=r['peak_scores'],
+                  peak_features=r['peak_features']) for r in members],
+            np.stack([r['bbox'] for r in members]), members[0]['category'])
+        for r, k, s in zip(members, kpts, scores):
+            r['pred_keypoints'], r['pred_scores'] = k, s
+            changed += 1
+    return changed
 
 
 def evaluate_records(records: Sequence[dict], alpha: float = 0.1,
@@ -95,16 +166,23 @@ class CategoryPCKMetric(BaseMetric):
         categories (Sequence[str], optional): the union keypoint space's categories,
             in dataset order (default: all kplink-synth categories).
         score_thr (float): predictions at or below this score count as missing.
+        overlap_thr (float): two same-category targets of an image overlap when
+            their boxes' intersection is at least this fraction of the smaller box.
+        lis (dict, optional): ``LocationInstabilityAssigner`` arguments; when given,
+            LIS re-assigns the peaks of overlapping targets before scoring.
     """
     default_prefix = 'kplink'
 
     def __init__(self, alpha: float = 0.1, categories: Optional[Sequence[str]] = None,
-                 score_thr: float = 0.0, collect_device: str = 'cpu',
+                 score_thr: float = 0.0, overlap_thr: float = 0.1,
+                 lis: Optional[dict] = None, collect_device: str = 'cpu',
                  prefix: Optional[str] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
         self.alpha = alpha
         self.score_thr = score_thr
+        self.overlap_thr = overlap_thr
         self.slices = category_slices(categories)
+        self.assigner = LocationInstabilityAssigner(**lis) if lis is not None else None
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
         for sample in data_samples:
@@ -112,7 +190,16 @@ class CategoryPCKMetric(BaseMetric):
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
         logger = MMLogger.get_current_instance()
+        groups = overlap_groups(results, self.overlap_thr)
+        if self.assigner is not None:
+            changed = apply_lis(results, groups, self.assigner)
+            logger.info(f'CategoryPCKMetric: LIS re-assigned the keypoints of {changed} '
+                        f'overlapping targets in {len(groups)} groups')
         metrics = evaluate_records(results, self.alpha, self.score_thr)
         if not metrics:
             logger.warning('CategoryPCKMetric: no ground-truth keypoint to evaluate')
+        overlapping = [results[i] for g in groups for i in g]
+        metrics.update({f'overlap/{k}': v for k, v in
+                        evaluate_records(overlapping, self.alpha, self.score_thr).items()})
+        metrics['overlap/num_targets'] = float(len(overlapping))
         return metrics

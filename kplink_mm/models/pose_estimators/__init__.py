@@ -1,4 +1,5 @@
 from .category_implicit import CategoryImplicitPoseEstimator
+from .klpnet import KLPNet
 from .occlusion_net import OcclusionNet
 
-__all__ = ['CategoryImplicitPoseEstimator', 'OcclusionNet']
+__all__ = ['CategoryImplicitPoseEstimator', 'KLPNet', 'OcclusionNet']

@@ -1,0 +1,17 @@
+# Table 5's "KLPNet" row: the backbone with a single CKLM stage (no cross-stage
+# feature aggregation), links from CLPGM; same data, schedule and losses.
+_base_ = ['./klpnet_res18_cpu_kplink-synth-128x128.py']
+
+codec = dict(
+    type='CategoryImplicitHeatmap', input_size=(128, 128), heatmap_size=(32, 32),
+    kernel_sizes=(3, ), offset_radius=1, max_peaks=24, score_thr=0.05)
+model = dict(head=dict(num_stages=1, decoder=codec))
+train_dataloader = dict(dataset=dict(pipeline=[
+    dict(type='LoadImage'),
+    dict(type='GetBBoxCenterScale', padding=1.25),
+    dict(type='RandomFlip', direction='horizontal'),
+    dict(type='RandomBBoxTransform', rotate_factor=20, scale_factor=(0.8, 1.2)),
+    dict(type='TopdownAffine', input_size=codec['input_size']),
+    dict(type='GenerateTarget', encoder=codec),
+    dict(type='PackPoseInputs', pack_transformed=True),
+]))

@@ -1,0 +1,129 @@
+"""KLPNet: CKLM keypoints + CLPGM links on real kplink-synth top-down samples."""
+import os.path as osp
+
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+CONFIG = osp.join(REPO, 'configs/klpnet/klpnet_res18_cpu_kplink-synth-128x128.py')
+
+pytestmark = pytest.mark.usefixtures('one_torch_thread')  # tiny tensors
+
+
+def _build(**overrides):
+    from mmpose.registry import MODELS
+
+    import kplink_mm  # noqa: F401
+    init_default_scope('mmpose')
+    cfg = Config.fromfile(CONFIG)
+    cfg.model.update(overrides)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    return cfg, model
+
+
+def _batch(cfg, data_root, n=4, train=True, pipeline=None):
+    from mmengine.dataset import pseudo_collate
+    from mmpose.registry import DATASETS
+    loader = cfg.train_dataloader if train else cfg.val_dataloader
+    ds_cfg = loader.dataset.copy()
+    ds_cfg.update(data_root=data_root, ann_file=f"annotations/{'train' if train else 'val'}"
+                  '.json')
+    if pipeline is not None:
+        ds_cfg.pipeline = pipeline
+    ds = DATASETS.build(ds_cfg)
+    return pseudo_collate([ds[i] for i in range(n)])
+
+
+def test_joint_training_has_both_terms_of_eq8(tiny_synth):
+    cfg, model = _build(loss_weights=dict(keypoint=1.0, link=0.5))
+    model.train()
+    data = model.data_preprocessor(_batch(cfg, tiny_synth), training=True)
+    losses = model(**data, mode='loss')
+    assert {'loss_conf_s1', 'loss_link_recon', 'loss_link_kl'} <= set(losses)
+    total = sum(v for k, v in losses.items() if k.startswith('loss'))
+    total.backward()
+    assert model.backbone.conv1.weight.grad is not None
+    assert model.backbone.conv1.weight.grad.abs().sum() > 0
+    assert any(p.grad is not None and p.grad.abs().sum() > 0
+               for p in model.link_head.parameters())
+
+
+def test_link_weight_beta_scales_the_link_loss(tiny_synth):
+    torch.manual_seed(0)
+    cfg, model = _build(loss_weights=dict(keypoint=1.0, link=1.0))
+    cfg2, model2 = _build(loss_weights=dict(keypoint=1.0, link=0.25))
+    model2.load_state_dict(model.state_dict())
+    model.link_head.position_jitter = model2.link_head.position_jitter = 0.0
+    model.link_head.canonical_jitter = model2.link_head.canonical_jitter = 0.0
+    model.eval(), model2.eval()  # z = mu: deterministic
+    data = model.data_preprocessor(_batch(cfg, tiny_synth), training=True)
+    a = model.loss(data['inputs'], data['data_samples'])
+    b = model2.loss(data['inputs'], data['data_samples'])
+    assert b['loss_link_recon'].item() == pytest.approx(0.25 * a['loss_link_recon'].item(),
+                                                        rel=1e-5)
+    assert b['loss_conf_s1'].item() == pytest.approx(a['loss_conf_s1'].item(), rel=1e-5)
+
+
+def test_stage_wise_training_only_learns_links(tiny_synth):
+    cfg, model = _build(freeze_keypoint_model=True)
+    model.train()
+    assert not model.backbone.training and not model.head.training  # BN frozen too
+    assert not any(p.requires_grad for p in model.backbone.parameters())
+    data = model.data_preprocessor(_batch(cfg, tiny_synth), training=True)
+    optim = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=5e-3)
+    first = None
+    for _ in range(25):
+        losses = model(**data, mode='loss')
+        assert not any(k.startswith('loss_conf') for k in losses)
+        loss = losses['loss_link_recon'] + losses['loss_link_kl']
+        first = loss.item() if first is None else first
+        optim.zero_grad()
+        loss.backward()
+        optim.step()
+    assert loss.item() < 0.7 * first, (first, loss.item())
+
+
+def test_predict_returns_links_in_union_slots(tiny_synth):
+    from kplink_mm.datasets.metainfo import category_slices
+    from kplink_mm.datasets.synth.categories import get_category
+    from kplink_mm.models.pose_estimators import KLPNet
+    cfg, model = _build()
+    model.eval()
+    data = model.data_preprocessor(_batch(cfg, tiny_synth, n=3, train=False),
+                                   training=False)
+    with torch.no_grad():
+        samples = model(**data, mode='predict')
+    slices = category_slices()
+    for sample in samples:
+        pred = sample.pred_instances
+        spec = get_category(int(np.asarray(sample.metainfo['category_id']).reshape(-1)[0]))
+        start, count = slices[spec.name]
+        pairs, scores = np.asarray(pred.link_pairs), np.asarray(pred.link_scores)
+        assert pairs.ndim == 3 and pairs.shape[0] == 1 and pairs.shape[2] == 2
+        assert scores.shape == pairs.shape[:2]
+        assert ((scores >= 0) & (scores <= 1)).all()
+        known = pairs[pairs >= 0]
+        assert ((known >= start) & (known < start + count)).all()
+        assert int(pred.category_id[0]) == spec.id
+        assert pred.keypoints.shape[1] == sum(n for _, n in slices.values())
+        for a, b, p in KLPNet.links_of(pred, slices, threshold=0.0):
+            assert a in spec.keypoint_names and b in spec.keypoint_names and 0 <= p <= 1
+
+
+def test_missing_transformed_keypoints_is_a_clear_error(tiny_synth):
+    cfg, model = _build()
+    pipeline = [dict(t) for t in cfg.train_dataloader.dataset.pipeline]
+    pipeline[-1] = dict(type='PackPoseInputs')  # no pack_transformed
+    data = model.data_preprocessor(_batch(cfg, tiny_synth, n=2, pipeline=pipeline),
+                                   training=True)
+    with pytest.raises(KeyError, match='pack_transformed=True'):
+        model(**data, mode='loss')
+
+
+def test_unknown_loss_weight_is_rejected():
+    with pytest.raises(KeyError, match='lnk'):
+        _build(loss_weights=dict(lnk=1.0))

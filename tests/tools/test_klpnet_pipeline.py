@@ -1,0 +1,68 @@
+"""KLPNet end to end: joint training (Eq. 8) with tools/train.py, stage-wise link
+training on the frozen keypoint model, and tools/test.py with keypoint, overlap,
+LIS and link metrics."""
+import glob
+import json
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+import torch
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+CFG = osp.join(REPO, 'configs/klpnet/klpnet_res18_cpu_kplink-synth-128x128.py')
+CFG_LINKS = osp.join(REPO, 'configs/klpnet/klpnet-links_res18_cpu_kplink-synth-128x128.py')
+CFG_LIS = osp.join(REPO, 'configs/klpnet/klpnet-lis_res18_cpu_kplink-synth-128x128.py')
+
+
+def _run(args, cwd, env):
+    proc = subprocess.run([sys.executable] + args, cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
+    return proc.stdout + proc.stderr
+
+
+def _metrics(work):
+    files = sorted(glob.glob(osp.join(work, '*', '*.json')))
+    assert files, f'no metrics json under {work}'
+    with open(files[-1]) as f:
+        return json.load(f)
+
+
+def test_klpnet_joint_then_links_then_lis(tiny_synth, tiny_pose_cfg_options, tmp_path,
+                                          subprocess_env):
+    opts = tiny_pose_cfg_options(tiny_synth)
+    work = str(tmp_path / 'joint')
+    log = _run([osp.join(REPO, 'tools/train.py'), CFG, '--work-dir', work,
+                '--cfg-options'] + opts, cwd=str(tmp_path), env=subprocess_env)
+    # Eq. 8: both the keypoint and the link losses are trained.
+    assert 'loss_link_recon' in log and 'loss_conf_s1' in log
+    joint_ckpt = osp.join(work, 'epoch_1.pth')
+    assert osp.exists(joint_ckpt)
+    state = torch.load(joint_ckpt, map_location='cpu', weights_only=False)['state_dict']
+    assert any(k.startswith('link_head.') for k in state)
+
+    # Stage-wise: links only, keypoint model loaded and frozen.
+    work_links = str(tmp_path / 'links')
+    _run([osp.join(REPO, 'tools/train.py'), CFG_LINKS, '--work-dir', work_links,
+          '--cfg-options', f'load_from={joint_ckpt}'] + opts,
+         cwd=str(tmp_path), env=subprocess_env)
+    links_state = torch.load(osp.join(work_links, 'epoch_1.pth'), map_location='cpu',
+                             weights_only=False)['state_dict']
+    for key, value in state.items():
+        if key.startswith(('backbone.', 'head.')) and value.is_floating_point():
+            assert torch.equal(value, links_state[key]), f'{key} changed while frozen'
+    assert any(not torch.equal(state[k], links_state[k])
+               for k in state if k.startswith('link_head.'))
+
+    # Test with LIS: keypoint, overlap and link metrics all come out.
+    test_work = str(tmp_path / 'test_lis')
+    _run([osp.join(REPO, 'tools/test.py'), CFG_LIS, osp.join(work_links, 'epoch_1.pth'),
+          '--work-dir', test_work, '--cfg-options'] + opts,
+         cwd=str(tmp_path), env=subprocess_env)
+    metrics = _metrics(test_work)
+    for key in ('kplink/PCK', 'kplink/OracleId', 'kplink/overlap/num_targets',
+                'link/AUC', 'link/AP', 'link/F1'):
+        assert key in metrics, sorted(metrics)
+    assert 0.0 <= metrics['link/AUC'] <= 1.0
