@@ -3,6 +3,7 @@ from copy import deepcopy
 from typing import Optional, Sequence
 
 import numpy as np
+from mmengine.fileio import load
 from mmpose.datasets.datasets.base import BaseCocoStyleDataset
 from mmpose.datasets.datasets.utils import parse_pose_metainfo
 from mmpose.registry import DATASETS
@@ -10,6 +11,17 @@ from mmpose.registry import DATASETS
 from .metainfo import build_union_metainfo
 from .synth.categories import get_category
 from .synth_prepare import AutoGenerateMixin, check_bbox
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    """IoU of two x1y1x2y2 boxes."""
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    if w <= 0 or h <= 0:
+        return 0.0
+    inter = w * h
+    return float(inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1])
+                          - inter))
+
 
 # Per-instance fields of the synth annotations that are carried into data samples.
 _EXTRA_INSTANCE_FIELDS = ('instance_id', 'scene_id')
@@ -38,11 +50,26 @@ class KplinkSynthPoseDataset(AutoGenerateMixin, BaseCocoStyleDataset):
             keypoint space is built from them alone (e.g. ``['car']`` gives
             CarFusion's 12-keypoint layout) and instances of other kplink-synth
             categories are skipped. Default: all categories.
+        bbox_file (str, optional): mmpose's option, test mode only: a COCO results
+            json of detections (``image_id``, ``bbox`` xywh, ``score``,
+            ``category_id``; mmdet's ``CocoMetric(outfile_prefix=...)`` writes one
+            as ``*.bbox.json``). Unlike mmpose's person-only loader, every
+            category is kept and each detection is matched (greedily by score, same
+            category, IoU >= ``det_match_iou``) to a ground-truth instance whose
+            keypoints and states it then carries (``det_matched`` True), so the
+            keypoint and link metrics can score detected boxes; an unmatched
+            detection keeps its box and category with no labelled keypoint
+            (its links count as false positives).
+        det_score_thr (float): detections below this score are dropped.
+        det_match_iou (float): IoU for a detection to take over a ground truth.
         Others: see mmpose's BaseCocoStyleDataset.
     """
 
     def __init__(self, *args, keypoint_visibility: str = 'labelled',
-                 categories: Optional[Sequence[str]] = None, **kwargs):
+                 categories: Optional[Sequence[str]] = None,
+                 det_score_thr: float = 0.3, det_match_iou: float = 0.5, **kwargs):
+        self.det_score_thr = float(det_score_thr)
+        self.det_match_iou = float(det_match_iou)
         if keypoint_visibility not in ('labelled', 'visible'):
             raise ValueError("keypoint_visibility must be 'labelled' or 'visible', got "
                              f'{keypoint_visibility!r}')
@@ -75,6 +102,79 @@ class KplinkSynthPoseDataset(AutoGenerateMixin, BaseCocoStyleDataset):
                              f'categories {self.categories}')
         self._link_other_views(data_list)
         return data_list
+
+    def _load_detection_results(self):
+        """Detections (``bbox_file``) matched to the ground truth; see the class doc."""
+        gt_list, image_list = self._load_annotations()
+        images = {img['img_id']: img for img in image_list}
+        where = f'bbox_file {self.bbox_file}'
+        try:
+            dets = load(self.bbox_file)
+        except Exception as err:  # json errors, missing file: name the file
+            raise ValueError(f'{where}: cannot be read: {err}') from None
+        if not isinstance(dets, list):
+            raise ValueError(f'{where}: expected a list of detections (COCO results '
+                             f'format), got {type(dets).__name__}')
+        if not dets:
+            raise ValueError(f'{where}: the detection list is empty; nothing to '
+                             'estimate keypoints on')
+        parsed = []
+        for i, det in enumerate(dets):
+            missing = [k for k in ('image_id', 'bbox', 'score', 'category_id')
+                       if not isinstance(det, dict) or k not in det]
+            if missing:
+                raise ValueError(f'{where}: detection {i} has no {missing}')
+            if det['image_id'] not in images:
+                raise ValueError(f'{where}: detection {i} has image_id='
+                                 f'{det["image_id"]!r}, which is not in {self.ann_file}')
+            check_bbox(self.bbox_file, dict(det, id=f'(detection {i})'))
+            spec = self._category_of(dict(det, id=f'(detection {i} of {self.bbox_file})'))
+            if spec is None or float(det['score']) < self.det_score_thr:
+                continue
+            x, y, w, h = (float(v) for v in det['bbox'])
+            parsed.append((float(det['score']), det['image_id'], spec,
+                           np.array([x, y, x + w, y + h], np.float32)))
+        gt_by_key = {}
+        for info in gt_list:
+            key = (info['img_id'], int(info['category_id']))
+            gt_by_key.setdefault(key, []).append(info)
+        taken = set()
+        data_list = []
+        for score, img_id, spec, box in sorted(parsed, key=lambda d: -d[0]):
+            best, best_iou = None, self.det_match_iou
+            for info in gt_by_key.get((img_id, spec.id), []):
+                iou = _iou(box, info['bbox'][0])
+                if info['id'] not in taken and iou >= best_iou:
+                    best, best_iou = info, iou
+            if best is not None:
+                taken.add(best['id'])
+                info = deepcopy(best)
+                info['gt_bbox'] = info['bbox']
+            else:
+                info = self._unmatched_detection(images[img_id], spec)
+            info.update(bbox=box.reshape(1, 4), bbox_score=np.array([score], np.float32),
+                        det_matched=best is not None, id=len(data_list))
+            data_list.append(info)
+        if not data_list:
+            raise ValueError(f'{where}: no detection of the dataset\'s categories at '
+                             f'score >= det_score_thr={self.det_score_thr}')
+        return data_list
+
+    def _unmatched_detection(self, img: dict, spec) -> dict:
+        num_union = self.metainfo['num_keypoints']
+        start, count = self.metainfo['category_slices'][spec.name]
+        canonical = np.zeros((1, num_union, 3), dtype=np.float32)
+        canonical[0, start:start + count] = spec.canonical_keypoints()
+        return dict(
+            img_id=img['img_id'], img_path=img['img_path'], num_keypoints=0,
+            keypoints=np.zeros((1, num_union, 2), np.float32),
+            keypoints_visible=np.zeros((1, num_union), np.float32),
+            keypoint_states=np.zeros((1, num_union), np.int64),
+            keypoints_canonical=canonical, category_id=np.array(spec.id),
+            category_slice=(start, count),
+            category_skeleton=[tuple(link) for link in spec.skeleton],
+            area=np.array(0.0, np.float32), iscrowd=0, camera=img.get('camera'),
+            view_id=img.get('view_id', 0), raw_ann_info={})
 
     @staticmethod
     def _link_other_views(data_list):

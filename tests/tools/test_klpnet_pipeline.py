@@ -59,10 +59,20 @@ def test_klpnet_joint_then_links_then_lis(tiny_synth, tiny_pose_cfg_options, tmp
     # Test with LIS: keypoint, overlap and link metrics all come out.
     test_work = str(tmp_path / 'test_lis')
     _run([osp.join(REPO, 'tools/test.py'), CFG_LIS, osp.join(work_links, 'epoch_1.pth'),
-          '--work-dir', test_work, '--cfg-options'] + opts,
-         cwd=str(tmp_path), env=subprocess_env)
+          '--work-dir', test_work, '--show-dir', str(tmp_path / 'vis'), '--cfg-options'] + opts +
+         ['default_hooks.visualization.interval=1'], cwd=str(tmp_path), env=subprocess_env)
+    assert glob.glob(str(tmp_path / 'vis' / '*'))
     metrics = _metrics(test_work)
     for key in ('kplink/PCK', 'kplink/OracleId', 'kplink/overlap/num_targets',
                 'link/AUC', 'link/AP', 'link/F1'):
         assert key in metrics, sorted(metrics)
     assert 0.0 <= metrics['link/AUC'] <= 1.0
+
+    # The whole-image demo (make demo's last step) draws and prints the links.
+    out_dir = str(tmp_path / 'demo')
+    log = _run([osp.join(REPO, 'demo/klpnet_image_demo.py'), CFG,
+                osp.join(work_links, 'epoch_1.pth'), '--ann',
+                osp.join(tiny_synth, 'annotations', 'val.json'), '--num-images', '2',
+                '--out-dir', out_dir], cwd=str(tmp_path), env=subprocess_env)
+    assert len(glob.glob(osp.join(out_dir, '*_klpnet.png'))) == 2
+    assert 'keypoints' in log and 'links' in log
