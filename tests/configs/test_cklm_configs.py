@@ -1,4 +1,4 @@
-"""Every CKLM / pose-baseline config parses, builds and runs a forward pass."""
+"""Every CKLM / KLPNet / pose-baseline config parses, builds and runs a forward pass."""
 import glob
 import os.path as osp
 
@@ -9,6 +9,7 @@ from mmengine.registry import init_default_scope
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = sorted(glob.glob(osp.join(REPO, 'configs/cklm/*.py')) +
+                 glob.glob(osp.join(REPO, 'configs/klpnet/*.py')) +
                  [osp.join(REPO, 'configs/baselines/topdown-heatmap_res18_kplink-synth-128x128.py')])
 
 
@@ -29,6 +30,13 @@ def test_config_builds_and_forwards(path):
         # the train pipeline encodes with the same codec as the head decodes with
         gen = [t for t in cfg.train_dataloader.dataset.pipeline if t.type == 'GenerateTarget']
         assert gen[0].encoder == cfg.model.head.decoder
+    if cfg.model.type == 'KLPNet':
+        # the link head samples the level it is told, with that level's width
+        level = model.extract_feat(torch.zeros(1, 3, h, w))[cfg.model.link_head.in_index]
+        assert level.shape[1] == cfg.model.link_head.in_channels
+        pack = [t for t in cfg.train_dataloader.dataset.pipeline
+                if t.type == 'PackPoseInputs']
+        assert pack[0].get('pack_transformed'), 'links are learned from crop-space labels'
 
 
 def test_union_keypoint_count_matches_metainfo():

@@ -1,0 +1,36 @@
+# Paper-sized KLPNet (§3): ResNeXt-101 64x4d CKLM (3 stages, 256x192) + CLPGM links,
+# trained end to end with alpha * L_kd + beta * L_link (Eq. 8) on mmpose's 210-epoch
+# schedule. For GPU users; on a CPU it builds and runs a forward pass.
+_base_ = ['../cklm/cklm-3s_x101-64x4d_gpu_kplink-synth-256x192.py']
+
+model = dict(
+    type='KLPNet',
+    loss_weights=dict(keypoint=1.0, link=0.5),
+    freeze_keypoint_model=False,
+    head=dict(identity='classification'),
+    link_head=dict(
+        type='CLPGMHead',
+        in_channels=256,  # ResNeXt stage 1 (stride 4)
+        in_index=0,
+        hidden_channels=128,
+        latent_channels=16,
+        num_layers=3,
+        position_jitter=0.02,
+        canonical_jitter=0.05),
+    test_cfg=dict(flip_test=True, link_deterministic=True))
+
+train_pipeline = [
+    dict(type='LoadImage'),
+    dict(type='GetBBoxCenterScale', padding=1.25),
+    dict(type='RandomFlip', direction='horizontal'),
+    dict(type='RandomBBoxTransform', rotate_factor=30, scale_factor=(0.75, 1.25)),
+    dict(type='TopdownAffine', input_size={{_base_.input_size}}),
+    dict(type='GenerateTarget', encoder={{_base_.codec}}),
+    dict(type='PackPoseInputs', pack_transformed=True),
+]
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+val_evaluator = [
+    dict(type='CategoryPCKMetric', alpha=0.1, lis=dict()),
+    dict(type='LinkPredictionMetric', threshold=0.5),
+]
+test_evaluator = val_evaluator
