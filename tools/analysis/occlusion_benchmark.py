@@ -98,12 +98,16 @@ def main(argv=None):
     print('-' * len(header))
     set_names = {'init': 'heatmap (init)', 'final': '2D-KGNN', 'reproj': '3D-KGNN'}
     for name, metrics in results.items():
+        first = True  # the AUCs belong to the model: print them on its first row
         for s, label in set_names.items():
             if f'{s}/PCK@0.1' not in metrics:
                 continue
+            if s == 'final' and 'init/PCK@0.1' not in metrics:
+                label = 'heatmap'  # a model without a graph: its own keypoints
             cells = ' '.join(f'{_pct(metrics.get(f"{s}/{k}")):>10}' for k, _ in COLUMNS)
             auc = (f' {_pct(metrics.get("AUC/encoder")):>8} '
-                   f'{_pct(metrics.get("AUC/heatmap")):>7}') if s == 'init' else ''
+                   f'{_pct(metrics.get("AUC/heatmap")):>7}') if first else ''
+            first = False
             print(f'{name:<12} {label:<18} {cells}{auc}')
 
     # Gains over the heatmap baseline on occluded keypoints, and trifocal / direct.
