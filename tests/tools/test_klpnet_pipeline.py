@@ -76,3 +76,49 @@ def test_klpnet_joint_then_links_then_lis(tiny_synth, tiny_pose_cfg_options, tmp
                 '--out-dir', out_dir], cwd=str(tmp_path), env=subprocess_env)
     assert len(glob.glob(osp.join(out_dir, '*_klpnet.png'))) == 2
     assert 'keypoints' in log and 'links' in log
+
+
+DET_CFG = osp.join(REPO, 'configs/dpad/atss_dpad_r18_cpu_kplink-synth-256.py')
+CFG_DET_BOXES = osp.join(REPO,
+                         'configs/klpnet/klpnet-detboxes_res18_cpu_kplink-synth-128x128.py')
+
+
+def _random_checkpoint(config, scope, path, **model_overrides):
+    from mmengine.config import Config
+    from mmengine.registry import DefaultScope
+
+    import kplink_mm  # noqa: F401
+    cfg = Config.fromfile(config)
+    cfg.model.update(model_overrides)
+    registry = 'mmdet.registry' if scope == 'mmdet' else 'mmpose.registry'
+    MODELS = __import__(registry, fromlist=['MODELS']).MODELS
+    with DefaultScope.overwrite_default_scope(scope):
+        model = MODELS.build(cfg.model)
+        model.init_weights()
+    torch.save({'state_dict': model.state_dict(), 'meta': {}}, path)
+    return path
+
+
+def test_klpnet_on_detected_boxes(tiny_synth, tiny_pose_cfg_options, tmp_path,
+                                  subprocess_env):
+    """DPAD's test writes COCO results; KLPNet tests on them through bbox_file."""
+    det_ckpt = _random_checkpoint(DET_CFG, 'mmdet', str(tmp_path / 'det.pth'))
+    prefix = str(tmp_path / 'dpad_val')
+    _run([osp.join(REPO, 'tools/test.py'), DET_CFG, det_ckpt,
+          '--work-dir', str(tmp_path / 'det_test'), '--cfg-options',
+          f'test_dataloader.dataset.data_root={tiny_synth}',
+          f'test_evaluator.ann_file={tiny_synth}/annotations/val.json',
+          f'test_evaluator.outfile_prefix={prefix}', 'test_dataloader.num_workers=0',
+          'test_dataloader.persistent_workers=False',
+          'model.test_cfg.max_per_img=4', 'model.test_cfg.score_thr=0.0'],
+         cwd=str(tmp_path), env=subprocess_env)
+    assert osp.isfile(prefix + '.bbox.json')
+    klp_ckpt = _random_checkpoint(CFG, 'mmpose', str(tmp_path / 'klp.pth'))
+    test_work = str(tmp_path / 'klp_test')
+    _run([osp.join(REPO, 'tools/test.py'), CFG_DET_BOXES, klp_ckpt, '--work-dir', test_work,
+          '--cfg-options'] + tiny_pose_cfg_options(tiny_synth) +
+         [f'test_dataloader.dataset.bbox_file={prefix}.bbox.json',
+          'test_dataloader.dataset.det_score_thr=0.0'],
+         cwd=str(tmp_path), env=subprocess_env)
+    metrics = _metrics(test_work)
+    assert 'link/AUC' in metrics or 'link/precision' in metrics, sorted(metrics)
