@@ -77,6 +77,15 @@ def test_klpnet_joint_then_links_then_lis(tiny_synth, tiny_pose_cfg_options, tmp
     assert len(glob.glob(osp.join(out_dir, '*_klpnet.png'))) == 2
     assert 'keypoints' in log and 'links' in log
 
+    # The Table-5 benchmark tool: rows side by side, ratios to the first row.
+    ckpt = osp.join(work_links, 'epoch_1.pth')
+    out = _run([osp.join(REPO, 'tools/analysis/klpnet_benchmark.py'),
+                '--model', f'plain={CFG}:{ckpt}', '--model', f'LIS={CFG_LIS}:{ckpt}',
+                '--work-dir', str(tmp_path / 'bench'), '--cfg-options'] + opts,
+               cwd=str(tmp_path), env=subprocess_env)
+    assert 'Keypoints: PCK@0.1' in out and "ratios to 'plain'" in out
+    assert 'Links (threshold 0.5)' in out and '\nLIS ' in out
+
 
 DET_CFG = osp.join(REPO, 'configs/dpad/atss_dpad_r18_cpu_kplink-synth-256.py')
 CFG_DET_BOXES = osp.join(REPO,
