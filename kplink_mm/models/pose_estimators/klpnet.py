@@ -26,6 +26,7 @@ from mmpose.utils.typing import SampleList
 
 from ...datasets.synth.categories import get_category
 from .category_implicit import CategoryImplicitPoseEstimator
+from .frozen_keypoint_model import FrozenKeypointModelMixin
 
 
 def _category_id(sample) -> int:
@@ -37,7 +38,7 @@ def _category_id(sample) -> int:
 
 
 @MODELS.register_module()
-class KLPNet(CategoryImplicitPoseEstimator):
+class KLPNet(FrozenKeypointModelMixin, CategoryImplicitPoseEstimator):
     """Category-implicit keypoints (CKLM) and their links (CLPGM) per target.
 
     Args:
@@ -74,22 +75,8 @@ class KLPNet(CategoryImplicitPoseEstimator):
             raise KeyError(f'loss_weights: unknown keys {sorted(unknown)}; expected '
                            f'{sorted(self.loss_weights)}')
         self.loss_weights.update(loss_weights or {})
-        self.freeze_keypoint_model = freeze_keypoint_model
         if freeze_keypoint_model:
-            for module in self._keypoint_modules():
-                for p in module.parameters():
-                    p.requires_grad_(False)
-
-    def _keypoint_modules(self) -> List[torch.nn.Module]:
-        return [m for m in (self.backbone, getattr(self, 'neck', None), self.head)
-                if m is not None]
-
-    def train(self, mode: bool = True):
-        super().train(mode)
-        if self.freeze_keypoint_model:
-            for module in self._keypoint_modules():
-                module.eval()
-        return self
+            self.freeze_keypoint_modules()
 
     # ------------------------------------------------------------------ training
     def _gt_graph_inputs(self, data_samples: SampleList) -> List[dict]:

@@ -26,10 +26,11 @@ from ...datasets.metainfo import category_slices
 from ...datasets.synth.categories import get_category
 from ...geometry import projection_matrix
 from ..utils.keypoint_graph import build_keypoint_graphs
+from .frozen_keypoint_model import FrozenKeypointModelMixin
 
 
 @MODELS.register_module()
-class OcclusionNet(TopdownPoseEstimator):
+class OcclusionNet(FrozenKeypointModelMixin, TopdownPoseEstimator):
     """Heatmap keypoints refined by the 2D-KGNN, lifted by the 3D-KGNN.
 
     Args:
@@ -91,33 +92,18 @@ class OcclusionNet(TopdownPoseEstimator):
         self.kgnn3d = MODELS.build(kgnn3d) if kgnn3d is not None else None
         self.trifocal_loss = MODELS.build(trifocal_loss) if supervision == 'trifocal' \
             else None
-        self.freeze_keypoint_model = freeze_keypoint_model
         self.loss_weights = dict(keypoint=1.0, edge=1.0, location=1.0, reprojection=1.0,
                                  visible_anchor=1.0)
         self.loss_weights.update(loss_weights or {})
         self.slices = category_slices(categories)
         self.feature_index = feature_index
         if freeze_keypoint_model:
-            for module in self._keypoint_modules():
-                for p in module.parameters():
-                    p.requires_grad_(False)
+            self.freeze_keypoint_modules()
 
     # ------------------------------------------------------------------ helpers
     def extract_feat(self, inputs: torch.Tensor):
         feats = super().extract_feat(inputs)
         return feats if self.feature_index is None else (feats[self.feature_index], )
-
-    def _keypoint_modules(self) -> List[torch.nn.Module]:
-        return [m for m in (self.backbone, getattr(self, 'neck', None), self.head)
-                if m is not None]
-
-    def train(self, mode: bool = True):
-        super().train(mode)
-        if self.freeze_keypoint_model:
-            # BatchNorm statistics of the frozen keypoint model must not drift.
-            for module in self._keypoint_modules():
-                module.eval()
-        return self
 
     def _category_slice(self, sample):
         cat_id = sample.metainfo.get('category_id')
