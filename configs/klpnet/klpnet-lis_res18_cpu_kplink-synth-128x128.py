@@ -4,7 +4,10 @@
 _base_ = ['./klpnet_res18_cpu_kplink-synth-128x128.py']
 
 val_evaluator = [
-    dict(type='CategoryPCKMetric', alpha=0.1, lis=dict()),
+    # LIS costs tuned on val with the stage-wise CPU model (identity features
+    # are noisier than LIS's default 0.1 assumes); see docs/benchmarks.md.
+    dict(type='CategoryPCKMetric', alpha=0.1,
+         lis=dict(feature_sigma=0.2, fixed_feature_thr=4.0)),
     dict(type='LinkPredictionMetric', threshold=0.5),
 ]
 test_evaluator = val_evaluator

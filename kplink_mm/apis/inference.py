@@ -56,6 +56,17 @@ def _test_pipeline(model):
     return Compose(loader.dataset.pipeline)
 
 
+def _config_lis_args(model) -> dict:
+    """The LIS arguments of the model config's CategoryPCKMetric test evaluator."""
+    evaluators = model.cfg.get('test_evaluator') or model.cfg.get('val_evaluator') or []
+    if isinstance(evaluators, dict):
+        evaluators = [evaluators]
+    for ev in evaluators:
+        if ev.get('type') == 'CategoryPCKMetric' and ev.get('lis') is not None:
+            return dict(ev['lis'])
+    return {}
+
+
 def inference_klpnet(model,
                      img: Union[str, np.ndarray],
                      bboxes: Optional[np.ndarray] = None,
@@ -77,9 +88,10 @@ def inference_klpnet(model,
         detector: an mmdet detector (e.g. DPAD) whose classes are kplink-synth
             category names; used when ``bboxes`` is None.
         det_score_thr: detections below are dropped.
-        lis: run LIS on overlapping same-category targets (True, or a dict of
-            ``LocationInstabilityAssigner`` arguments); False keeps each crop's own
-            naming.
+        lis: run LIS on overlapping same-category targets: True uses the
+            ``lis`` arguments of the config's ``CategoryPCKMetric`` test evaluator
+            (the defaults of ``LocationInstabilityAssigner`` if it has none), a dict
+            gives them; False keeps each crop's own naming.
         overlap_thr: box overlap (intersection over the smaller box) that makes two
             same-category targets share their peaks through LIS.
         link_thr: links at or above this probability are listed in ``links``.
@@ -143,7 +155,8 @@ def inference_klpnet(model,
             peak_features=np.asarray(pred.peak_features)[0], lis=False, img_id=0))
 
     if lis:
-        assigner = LocationInstabilityAssigner(**(lis if isinstance(lis, dict) else {}))
+        assigner = LocationInstabilityAssigner(
+            **(lis if isinstance(lis, dict) else _config_lis_args(model)))
         for group in overlap_groups(targets, overlap_thr):
             members = [targets[i] for i in group]
             kpts, kscores = assigner.assign_crops(

@@ -98,3 +98,15 @@ def test_detector_boxes_feed_the_keypoint_model(model, image):
     assert 1 <= len(targets) <= 3
     classes = detector.dataset_meta['classes']
     assert all(t['category'] in classes for t in targets)
+
+
+def test_lis_arguments_come_from_the_config(model):
+    from mmengine.config import Config
+
+    from kplink_mm.apis.inference import _config_lis_args
+    assert _config_lis_args(model) == {}  # klpnet config: no LIS in its evaluator
+
+    class WithLis:
+        cfg = Config.fromfile(osp.join(
+            REPO, 'configs/klpnet/klpnet-lis_res18_cpu_kplink-synth-128x128.py'))
+    assert _config_lis_args(WithLis) == dict(feature_sigma=0.2, fixed_feature_thr=4.0)
