@@ -16,8 +16,19 @@ model = dict(
         latent_channels=16,
         num_layers=3,
         position_jitter=0.02,
-        canonical_jitter=0.05),
+        canonical_jitter=0.05,
+        # Without these three the VGAE collapses to "every link 0.5" on real
+        # backbone features (CLPGMHead docstring, docs/klpnet.md).
+        feature_channels=8,
+        logstd_init=-3.0,
+        kl_weight=0.01,
+        # Inference nodes carry the canonical point they were named (the training
+        # input) rather than CKLM's raw feature: link AUC 0.79 -> 0.98 (docs/klpnet.md).
+        snap_canonical=True),
     test_cfg=dict(flip_test=True, link_deterministic=True))
+
+# The link head needs a larger step than the keypoint model (see the CPU config).
+optim_wrapper = dict(paramwise_cfg=dict(custom_keys={'link_head': dict(lr_mult=5.0)}))
 
 train_pipeline = [
     dict(type='LoadImage'),
