@@ -69,12 +69,17 @@ def test_link_weight_beta_scales_the_link_loss(tiny_synth):
 
 
 def test_stage_wise_training_only_learns_links(tiny_synth):
+    torch.manual_seed(0)
+    np.random.seed(0)   # the train pipeline's random flips / affines
     cfg, model = _build(freeze_keypoint_model=True)
     model.train()
     assert not model.backbone.training and not model.head.training  # BN frozen too
     assert not any(p.requires_grad for p in model.backbone.parameters())
     data = model.data_preprocessor(_batch(cfg, tiny_synth), training=True)
-    optim = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=5e-3)
+    frozen = {k: v.clone() for k, v in model.state_dict().items()
+              if not k.startswith('link_head')}
+    # the configs' link-head rate (Adam 2e-3 x lr_mult 5)
+    optim = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-2)
     first = None
     for _ in range(25):
         losses = model(**data, mode='loss')
@@ -84,7 +89,11 @@ def test_stage_wise_training_only_learns_links(tiny_synth):
         optim.zero_grad()
         loss.backward()
         optim.step()
-    assert loss.item() < 0.7 * first, (first, loss.item())
+    # measured last / first: seeds 0-3 0.42-0.70 (seed 0: 0.51)
+    assert loss.item() < 0.8 * first, (first, loss.item())
+    for k, v in model.state_dict().items():
+        if k in frozen:
+            assert torch.equal(v, frozen[k]), k      # BN statistics included
 
 
 def test_predict_returns_links_in_union_slots(tiny_synth):
