@@ -27,6 +27,7 @@ from mmpose.utils.typing import SampleList
 from ...datasets.synth.categories import get_category
 from .category_implicit import CategoryImplicitPoseEstimator
 from .frozen_keypoint_model import FrozenKeypointModelMixin
+from .loss_weights import merge_loss_weights
 
 
 def _category_id(sample) -> int:
@@ -69,12 +70,7 @@ class KLPNet(FrozenKeypointModelMixin, CategoryImplicitPoseEstimator):
                          test_cfg=test_cfg, data_preprocessor=data_preprocessor,
                          init_cfg=init_cfg, metainfo=metainfo)
         self.link_head = MODELS.build(link_head)
-        self.loss_weights = dict(keypoint=1.0, link=1.0)
-        unknown = set(loss_weights or {}) - set(self.loss_weights)
-        if unknown:
-            raise KeyError(f'loss_weights: unknown keys {sorted(unknown)}; expected '
-                           f'{sorted(self.loss_weights)}')
-        self.loss_weights.update(loss_weights or {})
+        self.loss_weights = merge_loss_weights(dict(keypoint=1.0, link=1.0), loss_weights)
         if freeze_keypoint_model:
             self.freeze_keypoint_modules()
 

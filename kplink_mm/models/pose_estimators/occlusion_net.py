@@ -27,6 +27,7 @@ from ...datasets.synth.categories import get_category
 from ...geometry import projection_matrix
 from ..utils.keypoint_graph import build_keypoint_graphs
 from .frozen_keypoint_model import FrozenKeypointModelMixin
+from .loss_weights import merge_loss_weights
 
 
 @MODELS.register_module()
@@ -92,9 +93,9 @@ class OcclusionNet(FrozenKeypointModelMixin, TopdownPoseEstimator):
         self.kgnn3d = MODELS.build(kgnn3d) if kgnn3d is not None else None
         self.trifocal_loss = MODELS.build(trifocal_loss) if supervision == 'trifocal' \
             else None
-        self.loss_weights = dict(keypoint=1.0, edge=1.0, location=1.0, reprojection=1.0,
-                                 visible_anchor=1.0)
-        self.loss_weights.update(loss_weights or {})
+        self.loss_weights = merge_loss_weights(
+            dict(keypoint=1.0, edge=1.0, location=1.0, reprojection=1.0,
+                 visible_anchor=1.0), loss_weights)
         self.slices = category_slices(categories)
         self.feature_index = feature_index
         if freeze_keypoint_model:

@@ -20,7 +20,7 @@ def shape_basis_path(tmp_path_factory):
     return str(tmp_path_factory.mktemp('bases') / 'shape_basis.npz')
 
 
-def _build(basis_path, supervision='direct'):
+def _build(basis_path, supervision='direct', **overrides):
     from mmpose.registry import MODELS
 
     import kplink_mm  # noqa: F401
@@ -28,6 +28,7 @@ def _build(basis_path, supervision='direct'):
     cfg = Config.fromfile(CONFIG)
     model_cfg = cfg.model
     model_cfg.supervision = supervision
+    model_cfg.update(overrides)
     model_cfg.kgnn3d.shape_bases = basis_path  # auto-built on first use
     model = MODELS.build(model_cfg)
     model.init_weights()
@@ -110,6 +111,8 @@ def test_input_noise_moves_only_the_graph_input(tiny_synth_mv, shape_basis_path)
 def test_unknown_supervision_and_missing_cameras_are_named(tiny_synth_mv, shape_basis_path):
     with pytest.raises(ValueError, match='supervision'):
         _build(shape_basis_path, 'stereo')
+    with pytest.raises(KeyError, match='reprojecton'):    # misspelt weight
+        _build(shape_basis_path, loss_weights=dict(reprojecton=1.0))
     cfg, model = _build(shape_basis_path, 'trifocal')
     batch = _batch(cfg, tiny_synth_mv, n=2)
     for s in batch['data_samples']:
