@@ -3,6 +3,8 @@ from copy import deepcopy
 from typing import Optional, Sequence
 
 import numpy as np
+import torch
+from mmdet.structures.bbox import bbox_overlaps
 from mmengine.fileio import load
 from mmpose.datasets.datasets.base import BaseCocoStyleDataset
 from mmpose.datasets.datasets.utils import parse_pose_metainfo
@@ -11,17 +13,6 @@ from mmpose.registry import DATASETS
 from .metainfo import build_union_metainfo
 from .synth.categories import get_category
 from .synth_prepare import AutoGenerateMixin, check_bbox
-
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    """IoU of two x1y1x2y2 boxes."""
-    w = min(a[2], b[2]) - max(a[0], b[0])
-    h = min(a[3], b[3]) - max(a[1], b[1])
-    if w <= 0 or h <= 0:
-        return 0.0
-    inter = w * h
-    return float(inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1])
-                          - inter))
-
 
 # Per-instance fields of the synth annotations that are carried into data samples.
 _EXTRA_INSTANCE_FIELDS = ('instance_id', 'scene_id')
@@ -141,11 +132,15 @@ class KplinkSynthPoseDataset(AutoGenerateMixin, BaseCocoStyleDataset):
         taken = set()
         data_list = []
         for score, img_id, spec, box in sorted(parsed, key=lambda d: -d[0]):
-            best, best_iou = None, self.det_match_iou
-            for info in gt_by_key.get((img_id, spec.id), []):
-                iou = _iou(box, info['bbox'][0])
-                if info['id'] not in taken and iou >= best_iou:
-                    best, best_iou = info, iou
+            best = None
+            cands = [info for info in gt_by_key.get((img_id, spec.id), [])
+                     if info['id'] not in taken]
+            if cands:
+                gt_boxes = np.concatenate([c['bbox'] for c in cands]).astype(np.float32)
+                ious = bbox_overlaps(torch.from_numpy(box[None]),
+                                     torch.from_numpy(gt_boxes))[0]
+                if float(ious.max()) >= self.det_match_iou:
+                    best = cands[int(ious.argmax())]
             if best is not None:
                 taken.add(best['id'])
                 info = deepcopy(best)

@@ -22,6 +22,8 @@ from collections import defaultdict
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
+import torch
+from mmdet.structures.bbox import bbox_overlaps
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger
 
@@ -67,16 +69,6 @@ def record_from_sample(sample: dict, slices: Dict[str, tuple]) -> dict:
     return record
 
 
-def _overlap_fraction(a: np.ndarray, b: np.ndarray) -> float:
-    """Intersection of two x1y1x2y2 boxes over the smaller one's area."""
-    w = min(a[2], b[2]) - max(a[0], b[0])
-    h = min(a[3], b[3]) - max(a[1], b[1])
-    if w <= 0 or h <= 0:
-        return 0.0
-    smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
-    return float(w * h / max(smaller, 1e-9))
-
-
 def overlap_groups(records: Sequence[dict], overlap_thr: float = 0.1) -> List[List[int]]:
     """Connected groups (>= 2 records) of same-image, same-category targets whose
     boxes overlap by at least ``overlap_thr`` of the smaller box."""
@@ -94,10 +86,15 @@ def overlap_groups(records: Sequence[dict], overlap_thr: float = 0.1) -> List[Li
                 i = parent[i]
             return i
 
+        boxes = torch.from_numpy(np.stack(
+            [np.asarray(records[i]['bbox'], np.float32).reshape(4) for i in members]))
+        # intersection over the smaller box = the larger of the two "iof" directions
+        iof = bbox_overlaps(boxes, boxes, mode='iof')
+        over = torch.maximum(iof, iof.t()) >= overlap_thr
         for a_pos, a in enumerate(members):
-            for b in members[a_pos + 1:]:
-                if _overlap_fraction(records[a]['bbox'], records[b]['bbox']) >= overlap_thr:
-                    parent[find(a)] = find(b)
+            for b_pos in range(a_pos + 1, len(members)):
+                if over[a_pos, b_pos]:
+                    parent[find(a)] = find(members[b_pos])
         comps = defaultdict(list)
         for i in members:
             comps[find(i)].append(i)
