@@ -32,7 +32,7 @@ class CKLMStage(nn.Module):
     """One encoder-decoder stage with optional cross-stage aggregation inputs."""
 
     def __init__(self, channels: int, num_layers: int, out_channels: int,
-                 aggregate_previous: bool, norm_cfg: dict):
+                 aggregate_previous: bool, norm_cfg: dict, object_context: bool = False):
         super().__init__()
         conv = dict(norm_cfg=norm_cfg, act_cfg=dict(type='ReLU'))
         self.encoders = nn.ModuleList([
@@ -51,9 +51,15 @@ class CKLMStage(nn.Module):
         self.decoder_refines = nn.ModuleList([
             ConvModule(channels, channels, 3, padding=1, **conv) for _ in range(num_layers - 1)
         ])
+        # Object context: naming a peak needs the object's orientation (global) AND where
+        # the pixel sits in the crop (crops are centred on the target); a 3x3 conv over
+        # FiLM-modulated features + coordinate channels can form that product.
+        self.context_conv = ConvModule(channels + 2, channels, 3, padding=1, **conv) \
+            if object_context else None
         self.predict = nn.Conv2d(channels, out_channels, 1)
 
-    def forward(self, x: torch.Tensor, previous: Optional[List[torch.Tensor]] = None):
+    def forward(self, x: torch.Tensor, previous: Optional[List[torch.Tensor]] = None,
+                film: Optional[torch.Tensor] = None):
         encoded, h = [], x
         for layer, enc in enumerate(self.encoders):
             h = enc(h)
@@ -66,7 +72,22 @@ class CKLMStage(nn.Module):
             up = F.interpolate(d, size=encoded[layer].shape[-2:], mode='nearest')
             d = self.decoder_transmissions[layer](torch.cat([encoded[layer], up], 1))
             d = decoded[layer] = self.decoder_refines[layer](d)
-        return self.predict(decoded[0]), decoded
+        h = decoded[0]
+        if self.context_conv is not None:
+            gamma, beta = film[..., None, None].chunk(2, dim=1)
+            h = h * (1 + gamma) + beta
+            coords = _coordinate_maps(h)
+            h = self.context_conv(torch.cat([h, coords], 1))
+        return self.predict(h), decoded
+
+
+def _coordinate_maps(x: torch.Tensor) -> torch.Tensor:
+    """(B, 2, H, W) pixel centres normalised to [-1, 1] (x first)."""
+    B, _, H, W = x.shape
+    ys = torch.linspace(-1, 1, H, device=x.device, dtype=x.dtype)
+    xs = torch.linspace(-1, 1, W, device=x.device, dtype=x.dtype)
+    grid_y, grid_x = torch.meshgrid(ys, xs, indexing='ij')
+    return torch.stack([grid_x, grid_y])[None].expand(B, -1, -1, -1)
 
 
 @MODELS.register_module()
@@ -91,6 +112,10 @@ class CKLMHead(BaseHead):
             category's canonical points (identification protocol unchanged). Measured:
             regression collapses the orientation-dependent axes to their median (see
             docs/cklm.md), classification does not.
+        object_context (bool): give every stage's prediction layer the object's global
+            context: a FiLM scale/shift from the globally pooled deepest backbone level
+            plus normalised (x, y) coordinate channels, then a 3x3 conv. Off by default
+            (the paper's head); see docs/cklm.md for what it measured.
         pos_weight (float): extra BCE weight on confidence-map foreground
             (weight = 1 + pos_weight * target), which keeps the sparse peaks from
             being drowned by the background.
@@ -109,6 +134,7 @@ class CKLMHead(BaseHead):
                  cross_stage: bool = True,
                  categories: Optional[Sequence[str]] = None,
                  identity: str = 'canonical',
+                 object_context: bool = False,
                  pos_weight: float = 10.0,
                  confidence_weight: float = 1.0,
                  offset_weight: float = 1.0,
@@ -158,9 +184,16 @@ class CKLMHead(BaseHead):
                             self.max_keypoints)
         self.stages = nn.ModuleList([
             CKLMStage(feat_channels, num_layers, out_channels,
-                      aggregate_previous=cross_stage and s > 0, norm_cfg=norm_cfg)
+                      aggregate_previous=cross_stage and s > 0, norm_cfg=norm_cfg,
+                      object_context=object_context)
             for s in range(num_stages)
         ])
+        # Zero-initialised so that training starts from the paper's head.
+        self.object_context = nn.Linear(self.in_channels[-1], 2 * feat_channels) \
+            if object_context else None
+        if self.object_context is not None:
+            nn.init.zeros_(self.object_context.weight)
+            nn.init.zeros_(self.object_context.bias)
         self.remaps = nn.ModuleList([
             ConvModule(out_channels, feat_channels, 1, **conv) for _ in range(num_stages - 1)
         ])
@@ -178,9 +211,12 @@ class CKLMHead(BaseHead):
         x = sum(F.interpolate(lat(f), size=size, mode='bilinear', align_corners=False)
                 if f.shape[-2:] != size else lat(f) for lat, f in zip(self.laterals, feats))
         x = self.fuse(x)
+        film = None
+        if self.object_context is not None:
+            film = self.object_context(feats[-1].mean(dim=(2, 3)))
         outputs, previous = [], None
         for s, stage in enumerate(self.stages):
-            out, decoded = stage(x, previous if self.cross_stage else None)
+            out, decoded = stage(x, previous if self.cross_stage else None, film)
             outputs.append(out)
             if s + 1 < self.num_stages:
                 x = x + decoded[0] + self.remaps[s](out)

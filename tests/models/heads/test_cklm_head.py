@@ -157,3 +157,39 @@ def test_classification_identity_needs_the_category():
         head.loss(_feats(1), samples)
     with pytest.raises(ValueError, match='identity'):
         _head(identity='embedding')
+
+
+def test_object_context_names_peaks_from_a_global_cue():
+    """Same local features, swapped names: only the pooled deepest level tells them apart."""
+    from mmpose.registry import KEYPOINT_CODECS
+    torch.manual_seed(0)
+    head = _head(identity='classification', object_context=True)
+    # Zero-initialised FiLM: training starts from the paper's head, yet it gets gradients.
+    assert torch.all(head.object_context.weight == 0)
+    codec = KEYPOINT_CODECS.build(CODEC)
+    fine = torch.randn(1, 8, 16, 16).expand(2, -1, -1, -1).clone()
+    deep = torch.stack([torch.full((16, 8, 8), 1.0), torch.full((16, 8, 8), -1.0)])
+    samples = []
+    for b in range(2):
+        a, c = ([10.0, 20.0], [40.0, 44.0]) if b == 0 else ([40.0, 44.0], [10.0, 20.0])
+        enc = codec.encode(np.array([[a, c]], np.float32), np.ones((1, 2)),
+                           np.array([[[0.1, 0.2, 0.3], [0.3, -0.2, 0.0]]]))
+        s = PoseDataSample(metainfo=dict(category_id=get_category('car').id))
+        s.gt_fields = PixelData(heatmaps=torch.from_numpy(enc['heatmaps']))
+        samples.append(s)
+    losses = head.loss([fine, deep], samples)
+    sum(losses.values()).backward()
+    assert head.object_context.weight.grad.abs().sum() > 0
+    opt = torch.optim.Adam(head.parameters(), lr=1e-2)
+    for _ in range(80):
+        losses = head.loss([fine, deep], samples)
+        opt.zero_grad()
+        sum(losses.values()).backward()
+        opt.step()
+    assert losses['loss_identity_s3'].item() < 0.2
+    head.eval()
+    with torch.no_grad():
+        preds = head.predict([fine, deep], samples, test_cfg=dict(flip_test=False))
+    start, _ = category_slices()['car']
+    np.testing.assert_allclose(preds[0].keypoints[0, start], [10.0, 20.0], atol=4.5)
+    np.testing.assert_allclose(preds[1].keypoints[0, start], [40.0, 44.0], atol=4.5)
