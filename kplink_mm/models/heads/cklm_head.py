@@ -116,6 +116,9 @@ class CKLMHead(BaseHead):
             context: a FiLM scale/shift from the globally pooled deepest backbone level
             plus normalised (x, y) coordinate channels, then a 3x3 conv. Off by default
             (the paper's head); see docs/cklm.md for what it measured.
+        category_context (bool): add a learned per-category FiLM term (the category is
+            known from the box, and the identity logits are shared across categories).
+            Needs ``object_context``.
         pos_weight (float): extra BCE weight on confidence-map foreground
             (weight = 1 + pos_weight * target), which keeps the sparse peaks from
             being drowned by the background.
@@ -135,6 +138,7 @@ class CKLMHead(BaseHead):
                  categories: Optional[Sequence[str]] = None,
                  identity: str = 'canonical',
                  object_context: bool = False,
+                 category_context: bool = False,
                  pos_weight: float = 10.0,
                  confidence_weight: float = 1.0,
                  offset_weight: float = 1.0,
@@ -194,6 +198,12 @@ class CKLMHead(BaseHead):
         if self.object_context is not None:
             nn.init.zeros_(self.object_context.weight)
             nn.init.zeros_(self.object_context.bias)
+        if category_context and not object_context:
+            raise ValueError('category_context=True needs object_context=True')
+        self.category_context = nn.Embedding(len(self.slices), 2 * feat_channels) \
+            if category_context else None
+        if self.category_context is not None:
+            nn.init.zeros_(self.category_context.weight)
         self.remaps = nn.ModuleList([
             ConvModule(out_channels, feat_channels, 1, **conv) for _ in range(num_stages - 1)
         ])
@@ -201,8 +211,13 @@ class CKLMHead(BaseHead):
         self.loss_offset = MODELS.build(loss_offset)
         self.loss_canonical = MODELS.build(loss_canonical)
 
-    def forward(self, feats: Sequence[torch.Tensor]) -> List[torch.Tensor]:
-        """Per-stage outputs (B, 3 + D, H, W): confidence logit, O_x, O_y, identity."""
+    def forward(self, feats: Sequence[torch.Tensor],
+                category_index: Optional[torch.Tensor] = None) -> List[torch.Tensor]:
+        """Per-stage outputs (B, 3 + D, H, W): confidence logit, O_x, O_y, identity.
+
+        ``category_index`` (B,) indexes the head's categories; only the category
+        context uses it (without it, e.g. for FLOPs counting, that term is zero).
+        """
         feats = list(feats)[-len(self.in_channels):]
         if len(feats) != len(self.in_channels):
             raise ValueError(f'CKLMHead expects {len(self.in_channels)} feature levels '
@@ -214,6 +229,8 @@ class CKLMHead(BaseHead):
         film = None
         if self.object_context is not None:
             film = self.object_context(feats[-1].mean(dim=(2, 3)))
+            if self.category_context is not None and category_index is not None:
+                film = film + self.category_context(category_index)
         outputs, previous = [], None
         for s, stage in enumerate(self.stages):
             out, decoded = stage(x, previous if self.cross_stage else None, film)
@@ -224,7 +241,7 @@ class CKLMHead(BaseHead):
         return outputs
 
     def loss(self, feats, batch_data_samples, train_cfg: dict = {}) -> dict:
-        outputs = self.forward(feats)
+        outputs = self.forward(feats, self._category_index(batch_data_samples))
         targets = torch.stack([d.gt_fields.heatmaps for d in batch_data_samples])
         sl = self.decoder.channel_slices()
         conf_t = targets[:, sl['confidence']]
@@ -266,6 +283,13 @@ class CKLMHead(BaseHead):
             raise KeyError(f'category {spec.name!r} is not one of the head\'s categories '
                            f'{list(self.slices)}')
         return spec
+
+    def _category_index(self, samples) -> Optional[torch.Tensor]:
+        if self.category_context is None:
+            return None
+        names = list(self.slices)
+        return torch.tensor([names.index(self._sample_category(d).name) for d in samples],
+                            device=self.category_context.weight.device)
 
     def _local_keypoint_index(self, slot_maps, samples):
         """Union slot index maps (B, H, W) -> index within the sample's category."""
@@ -339,12 +363,14 @@ class CKLMHead(BaseHead):
     def predict(self, feats, batch_data_samples, test_cfg: dict = {}):
         if test_cfg.get('flip_test', False):
             _feats, _feats_flip = feats
-            out = self.forward(_feats)[-1]
-            out_flip = self._flip_back(self.forward(_feats_flip)[-1], batch_data_samples)
+            cats = self._category_index(batch_data_samples)
+            out = self.forward(_feats, cats)[-1]
+            out_flip = self._flip_back(self.forward(_feats_flip, cats)[-1],
+                                       batch_data_samples)
             conf = (torch.sigmoid(out[:, :1]) + torch.sigmoid(out_flip[:, :1])) / 2
             rest = (out[:, 1:] + out_flip[:, 1:]) / 2
         else:
-            out = self.forward(feats)[-1]
+            out = self.forward(feats, self._category_index(batch_data_samples))[-1]
             conf, rest = torch.sigmoid(out[:, :1]), out[:, 1:]
         return self.decode_outputs(conf, rest, batch_data_samples)
 

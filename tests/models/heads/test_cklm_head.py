@@ -193,3 +193,16 @@ def test_object_context_names_peaks_from_a_global_cue():
     start, _ = category_slices()['car']
     np.testing.assert_allclose(preds[0].keypoints[0, start], [10.0, 20.0], atol=4.5)
     np.testing.assert_allclose(preds[1].keypoints[0, start], [40.0, 44.0], atol=4.5)
+
+
+def test_category_context_conditions_on_the_sample_category():
+    head = _head(identity='classification', object_context=True, category_context=True)
+    samples = _samples(head)
+    losses = head.loss(_feats(), samples)
+    sum(losses.values()).backward()
+    car = list(category_slices()).index('car')
+    grad = head.category_context.weight.grad
+    assert grad[car].abs().sum() > 0
+    assert torch.all(grad[[i for i in range(len(grad)) if i != car]] == 0)
+    with pytest.raises(ValueError, match='object_context'):
+        _head(category_context=True)
