@@ -7,7 +7,7 @@ model = dict(
     type='KLPNet',
     loss_weights=dict(keypoint=1.0, link=0.5),
     freeze_keypoint_model=False,
-    head=dict(identity='classification'),
+    head=dict(identity='classification', identity_feature='argmax'),
     link_head=dict(
         type='CLPGMHead',
         in_channels=256,  # ResNeXt stage 1 (stride 4)

@@ -112,6 +112,12 @@ class CKLMHead(BaseHead):
             category's canonical points (identification protocol unchanged). Measured:
             regression collapses the orientation-dependent axes to their median (see
             docs/cklm.md), classification does not.
+        identity_feature (str): classification mode only: the canonical feature a peak
+            is identified by. ``'expected'``: softmax-weighted mean of the canonical
+            points; ``'argmax'``: the canonical point of the most likely keypoint, so each
+            keypoint takes the highest-scoring peak classified as it (an uncertain
+            softmax's mean drifts to the middle of the object, nearest to whatever
+            keypoint sits there; measured in docs/cklm.md).
         object_context (bool): give every stage's prediction layer the object's global
             context: a FiLM scale/shift from the globally pooled deepest backbone level
             plus normalised (x, y) coordinate channels, then a 3x3 conv. Off by default
@@ -137,6 +143,7 @@ class CKLMHead(BaseHead):
                  cross_stage: bool = True,
                  categories: Optional[Sequence[str]] = None,
                  identity: str = 'canonical',
+                 identity_feature: str = 'expected',
                  object_context: bool = False,
                  category_context: bool = False,
                  pos_weight: float = 10.0,
@@ -176,6 +183,10 @@ class CKLMHead(BaseHead):
             raise ValueError(f"identity must be 'canonical' or 'classification', got "
                              f'{identity!r}')
         self.identity = identity
+        if identity_feature not in ('expected', 'argmax'):
+            raise ValueError(f"identity_feature must be 'expected' or 'argmax', got "
+                             f'{identity_feature!r}')
+        self.identity_feature = identity_feature
         self.max_keypoints = max(n for _, n in self.slices.values())
 
         conv = dict(norm_cfg=norm_cfg, act_cfg=dict(type='ReLU'))
@@ -325,6 +336,8 @@ class CKLMHead(BaseHead):
             spec = self._sample_category(sample)
             n = self.slices[spec.name][1]
             prob = torch.softmax(identity[b, :n], dim=0)
+            if self.identity_feature == 'argmax':
+                prob = F.one_hot(prob.argmax(0), n).permute(2, 0, 1).to(prob.dtype)
             canon = torch.as_tensor(spec.canonical_keypoints(), device=prob.device)
             feats.append(torch.einsum('khw,kd->dhw', prob, canon))
         return torch.stack(feats).detach().cpu().numpy()

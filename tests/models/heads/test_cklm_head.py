@@ -206,3 +206,23 @@ def test_category_context_conditions_on_the_sample_category():
     assert torch.all(grad[[i for i in range(len(grad)) if i != car]] == 0)
     with pytest.raises(ValueError, match='object_context'):
         _head(category_context=True)
+
+
+def test_argmax_identity_feature_is_the_canonical_point_of_the_most_likely_keypoint():
+    spec = get_category('car')
+    canon = spec.canonical_keypoints()
+    samples = None
+    logits = torch.zeros(1, 12, 2, 2)
+    # A hesitant pixel: keypoints 0 and 1 (left/right partners) nearly tied, others low.
+    logits[0, 0], logits[0, 1] = 2.0, 1.8
+    for mode in ('expected', 'argmax'):
+        head = _head(identity='classification', identity_feature=mode)
+        samples = samples or _samples(head, batch=1)
+        feat = head._identity_features(logits, samples)[0, :, 0, 0]
+        if mode == 'argmax':
+            np.testing.assert_allclose(feat, canon[0], atol=1e-6)
+        else:
+            # the softmax mean sits between the partners and off every canonical point
+            assert np.linalg.norm(canon - feat, axis=1).min() > 0.05
+    with pytest.raises(ValueError, match='identity_feature'):
+        _head(identity='classification', identity_feature='mode')
