@@ -36,8 +36,11 @@ class CategoryImplicitHeatmap(BaseKeypointCodec):
         input_size (tuple): (w, h) of the model input.
         heatmap_size (tuple): (w, h) of the maps.
         kernel_sizes (Sequence[int]): Gaussian kernel size per stage, coarse to fine.
-        offset_radius (int): offsets and canonical features are supervised within
-            this many pixels (Chebyshev) of each keypoint.
+        offset_radius (int): offsets are supervised within this many pixels
+            (Chebyshev) of each keypoint.
+        identity_radius (int, optional): canonical features / keypoint indices are
+            supervised within this many pixels (default: ``offset_radius``); a wider
+            region gives the identity branch more pixels to learn from.
         max_peaks (int): at most this many peaks are decoded per target.
         score_thr (float): peaks below this confidence are dropped (StarMap: 0.05).
         nms_kernel (int): size of the max-pool window that defines a peak.
@@ -55,6 +58,7 @@ class CategoryImplicitHeatmap(BaseKeypointCodec):
                  heatmap_size: Tuple[int, int],
                  kernel_sizes: Sequence[int] = (7, 5, 3),
                  offset_radius: int = 1,
+                 identity_radius: Optional[int] = None,
                  max_peaks: int = 24,
                  score_thr: float = 0.05,
                  nms_kernel: int = 3,
@@ -66,6 +70,8 @@ class CategoryImplicitHeatmap(BaseKeypointCodec):
         self.heatmap_size = tuple(heatmap_size)
         self.kernel_sizes = tuple(int(k) for k in kernel_sizes)
         self.offset_radius = int(offset_radius)
+        self.identity_radius = int(offset_radius if identity_radius is None
+                                   else identity_radius)
         self.max_peaks = int(max_peaks)
         self.score_thr = float(score_thr)
         self.nms_kernel = int(nms_kernel)
@@ -144,9 +150,10 @@ class CategoryImplicitHeatmap(BaseKeypointCodec):
             off[0] = np.where(near, sel_x - xs, 0)
             off[1] = np.where(near, sel_y - ys, 0)
             maps[sl['offset_mask']][0] = near
-            maps[sl['canonical']] = np.where(near[None], feats[nearest].transpose(2, 0, 1), 0)
-            maps[sl['canonical_mask']][0] = near
-            maps[sl['keypoint_index']][0] = np.where(near, slots[nearest], -1)
+            named = cheb.min(axis=0) <= self.identity_radius + 0.5
+            maps[sl['canonical']] = np.where(named[None], feats[nearest].transpose(2, 0, 1), 0)
+            maps[sl['canonical_mask']][0] = named
+            maps[sl['keypoint_index']][0] = np.where(named, slots[nearest], -1)
         return dict(heatmaps=maps, keypoint_weights=weights.astype(np.float32))
 
     def decode(self, encoded: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -65,3 +65,20 @@ def test_bad_arguments_are_named():
         _codec(kernel_sizes=(4, ))
     with pytest.raises(ValueError, match='keypoints_canonical'):
         _codec().encode(np.zeros((1, 2, 2)), None, np.zeros((1, 3, 3)))
+
+
+def test_identity_radius_widens_only_the_identity_targets():
+    kpts = np.array([[[40.0, 40.0], [100.0, 100.0]]], np.float32)
+    canon = np.array([[[0.1, 0.2, 0.3], [-0.4, 0.0, 0.1]]], np.float32)
+    narrow = _codec(offset_radius=1)
+    wide = _codec(offset_radius=1, identity_radius=2)
+    sl = narrow.channel_slices()
+    a = narrow.encode(kpts, np.ones((1, 2)), canon)['heatmaps']
+    b = wide.encode(kpts, np.ones((1, 2)), canon)['heatmaps']
+    # offsets unchanged: 3x3 cells per keypoint; identities: 5x5 cells per keypoint
+    np.testing.assert_array_equal(a[sl['offset_mask']], b[sl['offset_mask']])
+    assert a[sl['canonical_mask']].sum() == 2 * 9 and b[sl['canonical_mask']].sum() == 2 * 25
+    idx = b[sl['keypoint_index']][0]
+    assert idx[10, 10] == 0 and idx[10 + 2, 10 - 2] == 0 and idx[10, 13] == -1 and idx[25, 25] == 1
+    assert (idx >= 0).sum() == 50
+    np.testing.assert_allclose(b[sl['canonical']][:, 10, 10], canon[0, 0])

@@ -123,8 +123,8 @@ class CKLMHead(BaseHead):
             plus normalised (x, y) coordinate channels, then a 3x3 conv. Off by default
             (the paper's head); see docs/cklm.md for what it measured.
         category_context (bool): add a learned per-category FiLM term (the category is
-            known from the box, and the identity logits are shared across categories).
-            Needs ``object_context``.
+            known from the box, and the identity logits are shared across categories);
+            with or without ``object_context``.
         pos_weight (float): extra BCE weight on confidence-map foreground
             (weight = 1 + pos_weight * target), which keeps the sparse peaks from
             being drowned by the background.
@@ -200,7 +200,7 @@ class CKLMHead(BaseHead):
         self.stages = nn.ModuleList([
             CKLMStage(feat_channels, num_layers, out_channels,
                       aggregate_previous=cross_stage and s > 0, norm_cfg=norm_cfg,
-                      object_context=object_context)
+                      object_context=object_context or category_context)
             for s in range(num_stages)
         ])
         # Zero-initialised so that training starts from the paper's head.
@@ -209,8 +209,6 @@ class CKLMHead(BaseHead):
         if self.object_context is not None:
             nn.init.zeros_(self.object_context.weight)
             nn.init.zeros_(self.object_context.bias)
-        if category_context and not object_context:
-            raise ValueError('category_context=True needs object_context=True')
         self.category_context = nn.Embedding(len(self.slices), 2 * feat_channels) \
             if category_context else None
         if self.category_context is not None:
@@ -240,8 +238,11 @@ class CKLMHead(BaseHead):
         film = None
         if self.object_context is not None:
             film = self.object_context(feats[-1].mean(dim=(2, 3)))
-            if self.category_context is not None and category_index is not None:
-                film = film + self.category_context(category_index)
+        if self.category_context is not None:
+            cat = (self.category_context(category_index) if category_index is not None
+                   else self.category_context.weight.new_zeros(
+                       x.shape[0], self.category_context.embedding_dim))
+            film = cat if film is None else film + cat
         outputs, previous = [], None
         for s, stage in enumerate(self.stages):
             out, decoded = stage(x, previous if self.cross_stage else None, film)

@@ -204,8 +204,10 @@ def test_category_context_conditions_on_the_sample_category():
     grad = head.category_context.weight.grad
     assert grad[car].abs().sum() > 0
     assert torch.all(grad[[i for i in range(len(grad)) if i != car]] == 0)
-    with pytest.raises(ValueError, match='object_context'):
-        _head(category_context=True)
+    # alone (no pooled context) it still conditions the prediction layers
+    alone = _head(identity='classification', category_context=True)
+    assert alone.object_context is None and alone.stages[0].context_conv is not None
+    assert len(alone(_feats())) == 3  # no samples (e.g. FLOPs counting): zero term
 
 
 def test_argmax_identity_feature_is_the_canonical_point_of_the_most_likely_keypoint():
