@@ -43,3 +43,19 @@ def test_cklm_train_test_dump_offline(tiny_synth, tiny_pose_cfg_options, tmp_pat
     assert 'PCK' in offline and 'OracleId' in offline
     for key, value in offline.items():
         assert online[f'kplink/{key}'] == pytest.approx(value)
+    # LIS on overlapping targets: offline --lis gives what the online metric gives.
+    lis = '{"feature_sigma": 0.2, "fixed_feature_thr": 4.0}'
+    lis_work = str(tmp_path / 'test_lis')
+    _run([osp.join(REPO, 'tools/test.py'), CONFIG, ckpt, '--work-dir', lis_work,
+          '--cfg-options'] + opts + ['test_evaluator.lis.feature_sigma=0.2',
+                                     'test_evaluator.lis.fixed_feature_thr=4.0'],
+         cwd=str(tmp_path), env=subprocess_env)
+    with open(glob.glob(osp.join(lis_work, '*', '*.json'))[0]) as f:
+        online_lis = json.load(f)
+    offline_lis_json = str(tmp_path / 'offline_lis.json')
+    _run([osp.join(REPO, 'tools/analysis/eval_pck_dump.py'), dump, '--lis', lis, '--json',
+          offline_lis_json], cwd=str(tmp_path), env=subprocess_env)
+    with open(offline_lis_json) as f:
+        offline_lis = json.load(f)
+    for key, value in offline_lis.items():
+        assert online_lis[f'kplink/{key}'] == pytest.approx(value)

@@ -32,3 +32,12 @@ def test_dump_without_predictions(tmp_path):
     path.write_bytes(pickle.dumps([{'gt_instances': {}}]))
     with pytest.raises(SystemExit, match='sample 0 lacks pred_instances'):
         _main()([str(path)])
+
+
+def test_bad_lis_arguments_are_named(tmp_path):
+    path = tmp_path / 'preds.pkl'
+    path.write_bytes(pickle.dumps([{'gt_instances': {}}]))
+    with pytest.raises(SystemExit, match="--lis .*feature_sigma.*: Expecting value"):
+        _main()([str(path), '--lis', '{"feature_sigma": '])
+    with pytest.raises(SystemExit, match='--lis .*feature_sigm'):
+        _main()([str(path), '--lis', '{"feature_sigm": 0.2}'])

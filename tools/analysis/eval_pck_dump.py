@@ -1,6 +1,11 @@
 """Recompute per-category PCK / OracleId offline from a `tools/test.py --dump` file.
 
     python tools/analysis/eval_pck_dump.py work_dirs/x/preds.pkl [--alpha 0.1] [--json out.json]
+        [--lis '{"feature_sigma": 0.2}']
+
+``--lis`` re-assigns the keypoints of overlapping same-category targets with LIS
+(``LocationInstabilityAssigner`` arguments as JSON) before scoring, as
+``CategoryPCKMetric(lis=...)`` does; the ``overlap/`` keys then score those targets.
 """
 import argparse
 import json
@@ -14,10 +19,12 @@ if ROOT not in sys.path:
 
 from kplink_mm.datasets.metainfo import category_slices  # noqa: E402
 from kplink_mm.evaluation.metrics import evaluate_records, record_from_sample  # noqa: E402
+from kplink_mm.evaluation.metrics.category_pck import apply_lis, overlap_groups  # noqa: E402
+from kplink_mm.models.utils.lis import LocationInstabilityAssigner  # noqa: E402
 
 
 def format_table(metrics: dict) -> str:
-    cats = sorted({k.split('/')[1] for k in metrics if '/' in k})
+    cats = sorted({k.split('/')[1] for k in metrics if '/' in k and not k.startswith('overlap/')})
     cols = ['PCK', 'OracleId', 'PCK_occluded', 'OracleId_occluded']
     lines = ['| category | ' + ' | '.join(cols) + ' |', '|---' * (len(cols) + 1) + '|']
     for c in cats + ['mean']:
@@ -33,7 +40,16 @@ def main(argv=None):
     parser.add_argument('--alpha', type=float, default=0.1)
     parser.add_argument('--score-thr', type=float, default=0.0)
     parser.add_argument('--json', help='also write the metrics here')
+    parser.add_argument('--lis', help='LIS arguments as JSON, e.g. \'{"feature_sigma": 0.3}\'')
+    parser.add_argument('--overlap-thr', type=float, default=0.1,
+                        help='box overlap (of the smaller box) that groups targets')
     args = parser.parse_args(argv)
+    assigner = None
+    if args.lis is not None:
+        try:
+            assigner = LocationInstabilityAssigner(**json.loads(args.lis))
+        except (json.JSONDecodeError, TypeError, ValueError) as err:
+            raise SystemExit(f'--lis {args.lis!r}: {err}')
     try:
         with open(args.dump, 'rb') as f:
             samples = pickle.load(f)
@@ -48,8 +64,17 @@ def main(argv=None):
             raise SystemExit(f'{args.dump}: sample {i} lacks pred_instances/gt_instances; '
                              'was it written by tools/test.py --dump?')
         records.append(record_from_sample(s, slices))
+    groups = overlap_groups(records, args.overlap_thr)
+    if assigner is not None:
+        apply_lis(records, groups, assigner)
     metrics = evaluate_records(records, args.alpha, args.score_thr)
+    overlapping = [records[i] for g in groups for i in g]
+    metrics.update({f'overlap/{k}': v for k, v in
+                    evaluate_records(overlapping, args.alpha, args.score_thr).items()})
+    metrics['overlap/num_targets'] = float(len(overlapping))
     print(format_table(metrics))
+    if overlapping:
+        print(f"overlapping targets: {len(overlapping)}, PCK {100 * metrics['overlap/PCK']:.1f}")
     if args.json:
         with open(args.json, 'w') as f:
             json.dump(metrics, f, indent=1, sort_keys=True)
