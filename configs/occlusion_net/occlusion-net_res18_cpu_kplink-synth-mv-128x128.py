@@ -40,10 +40,12 @@ train_dataloader = dict(
     dataset=dict(ann_file='annotations/mv_train.json', keypoint_visibility='labelled',
                  pipeline=train_pipeline))
 
-# The graph networks are small; the frozen keypoint model only runs forward.
-train_cfg = dict(by_epoch=True, max_epochs=12, val_interval=6)
+# The graph networks are small; the frozen keypoint model only runs forward
+# (~0.65 s/iteration, 48 epochs ~31 min on 2 cores). Measured on mv_val (direct):
+# 12 epochs -> encoder AUC 0.786, occluded PCK@0.1 12.7; 48 epochs -> 0.831, 25.5.
+train_cfg = dict(by_epoch=True, max_epochs=48, val_interval=24)
 optim_wrapper = dict(optimizer=dict(type='Adam', lr=1e-3))
 param_scheduler = [
     dict(type='LinearLR', begin=0, end=50, start_factor=0.01, by_epoch=False),
-    dict(type='MultiStepLR', begin=0, end=12, milestones=[9], gamma=0.1, by_epoch=True),
+    dict(type='MultiStepLR', begin=0, end=48, milestones=[40], gamma=0.1, by_epoch=True),
 ]
