@@ -18,8 +18,8 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 from kplink_mm.datasets.metainfo import category_slices  # noqa: E402
-from kplink_mm.evaluation.metrics import evaluate_records, record_from_sample  # noqa: E402
-from kplink_mm.evaluation.metrics.category_pck import apply_lis, overlap_groups  # noqa: E402
+from kplink_mm.evaluation.metrics import record_from_sample  # noqa: E402
+from kplink_mm.evaluation.metrics.category_pck import score_records  # noqa: E402
 from kplink_mm.models.utils.lis import LocationInstabilityAssigner  # noqa: E402
 
 
@@ -64,17 +64,11 @@ def main(argv=None):
             raise SystemExit(f'{args.dump}: sample {i} lacks pred_instances/gt_instances; '
                              'was it written by tools/test.py --dump?')
         records.append(record_from_sample(s, slices))
-    groups = overlap_groups(records, args.overlap_thr)
-    if assigner is not None:
-        apply_lis(records, groups, assigner)
-    metrics = evaluate_records(records, args.alpha, args.score_thr)
-    overlapping = [records[i] for g in groups for i in g]
-    metrics.update({f'overlap/{k}': v for k, v in
-                    evaluate_records(overlapping, args.alpha, args.score_thr).items()})
-    metrics['overlap/num_targets'] = float(len(overlapping))
+    metrics, _, _ = score_records(records, args.alpha, args.score_thr, args.overlap_thr,
+                                  assigner)
     print(format_table(metrics))
-    if overlapping:
-        print(f"overlapping targets: {len(overlapping)}, PCK {100 * metrics['overlap/PCK']:.1f}")
+    if metrics['overlap/num_targets']:
+        print(f"overlapping targets: {int(metrics['overlap/num_targets'])}, PCK {100 * metrics['overlap/PCK']:.1f}")
     if args.json:
         with open(args.json, 'w') as f:
             json.dump(metrics, f, indent=1, sort_keys=True)

@@ -122,6 +122,26 @@ def apply_lis(records: List[dict], groups: Sequence[Sequence[int]],
     return changed
 
 
+def score_records(records: List[dict], alpha: float = 0.1, score_thr: float = 0.0,
+                  overlap_thr: float = 0.1,
+                  assigner: Optional[LocationInstabilityAssigner] = None):
+    """All of CategoryPCKMetric's numbers from records (online or from a dump):
+    LIS on the overlapping groups when ``assigner`` is given (records change in
+    place), then the metrics plus ``overlap/`` keys for the overlapping targets.
+
+    Returns:
+        tuple: metrics dict, number of targets LIS changed, number of groups.
+    """
+    groups = overlap_groups(records, overlap_thr)
+    changed = apply_lis(records, groups, assigner) if assigner is not None else 0
+    metrics = evaluate_records(records, alpha, score_thr)
+    overlapping = [records[i] for g in groups for i in g]
+    metrics.update({f'overlap/{k}': v for k, v in
+                    evaluate_records(overlapping, alpha, score_thr).items()})
+    metrics['overlap/num_targets'] = float(len(overlapping))
+    return metrics, changed, len(groups)
+
+
 def evaluate_records(records: Sequence[dict], alpha: float = 0.1,
                      score_thr: float = 0.0) -> Dict[str, float]:
     """PCK / OracleId per category and state, and their means over categories."""
@@ -187,16 +207,11 @@ class CategoryPCKMetric(BaseMetric):
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
         logger = MMLogger.get_current_instance()
-        groups = overlap_groups(results, self.overlap_thr)
+        metrics, changed, num_groups = score_records(
+            results, self.alpha, self.score_thr, self.overlap_thr, self.assigner)
         if self.assigner is not None:
-            changed = apply_lis(results, groups, self.assigner)
             logger.info(f'CategoryPCKMetric: LIS re-assigned the keypoints of {changed} '
-                        f'overlapping targets in {len(groups)} groups')
-        metrics = evaluate_records(results, self.alpha, self.score_thr)
+                        f'overlapping targets in {num_groups} groups')
         if not metrics:
             logger.warning('CategoryPCKMetric: no ground-truth keypoint to evaluate')
-        overlapping = [results[i] for g in groups for i in g]
-        metrics.update({f'overlap/{k}': v for k, v in
-                        evaluate_records(overlapping, self.alpha, self.score_thr).items()})
-        metrics['overlap/num_targets'] = float(len(overlapping))
         return metrics
