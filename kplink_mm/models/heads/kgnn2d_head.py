@@ -77,19 +77,34 @@ class GraphMLP(nn.Module):
 
 
 class _NodeInput(nn.Module):
-    """V_i = (x, y, c, t): position, confidence and a learned slot embedding."""
+    """V_i = (x, y, c, t[, a]): position, confidence, a learned slot embedding and,
+    optionally, a linear projection of an appearance vector sampled at the node."""
 
-    def __init__(self, num_slots: int, type_channels: int, use_score: bool = True):
+    def __init__(self, num_slots: int, type_channels: int, use_score: bool = True,
+                 appearance_channels: int = 0, appearance_proj: int = 32):
         super().__init__()
         self.type_embed = nn.Embedding(num_slots, type_channels)
         self.use_score = use_score
-        self.out_channels = 2 + int(use_score) + type_channels
+        self.appearance_channels = appearance_channels
+        self.appearance = nn.Linear(appearance_channels, appearance_proj) \
+            if appearance_channels > 0 else None
+        self.out_channels = 2 + int(use_score) + type_channels + \
+            (appearance_proj if appearance_channels > 0 else 0)
 
-    def forward(self, pos, score, slot):
+    def forward(self, pos, score, slot, appearance=None):
         parts = [pos]
         if self.use_score:
             parts.append(score.unsqueeze(-1).to(pos.dtype))
         parts.append(self.type_embed(slot))
+        if self.appearance is not None:
+            if appearance is None or appearance.shape != (pos.shape[0],
+                                                          self.appearance_channels):
+                got = None if appearance is None else tuple(appearance.shape)
+                raise ValueError(f'the encoder was built with appearance_channels='
+                                 f'{self.appearance_channels} and needs a per-node '
+                                 f'appearance of shape ({pos.shape[0]}, '
+                                 f'{self.appearance_channels}), got {got}')
+            parts.append(self.appearance(appearance.to(pos.dtype)))
         return torch.cat(parts, dim=-1)
 
 
@@ -107,17 +122,23 @@ class KGNN2DEncoder(nn.Module):
         aggr (str): edge-to-node reduction, ``'sum'`` (Eq. 3) or ``'mean'`` (NRI
             divides by the node count; makes 7- and 12-node graphs alike in scale).
         use_score (bool): include the confidence c_i in V_i.
+        appearance_channels (int): width of an optional per-node appearance vector
+            (image features at the keypoint), projected to ``appearance_proj`` and
+            appended to V_i; 0 (default) is the paper's V_i.
+        appearance_proj (int): width of that projection.
     """
 
     def __init__(self, num_slots: int, hidden_channels: int = 256, type_channels: int = 32,
                  num_edge_types: int = 2, dropout: float = 0.0, norm: str = 'layer',
-                 aggr: str = 'sum', use_score: bool = True):
+                 aggr: str = 'sum', use_score: bool = True, appearance_channels: int = 0,
+                 appearance_proj: int = 32):
         super().__init__()
         if aggr not in ('sum', 'mean'):
             raise ValueError(f"aggr must be 'sum' or 'mean', got {aggr!r}")
         hid = hidden_channels
         self.aggr = aggr
-        self.node_input = _NodeInput(num_slots, type_channels, use_score)
+        self.node_input = _NodeInput(num_slots, type_channels, use_score,
+                                     appearance_channels, appearance_proj)
         self.mlp_node1 = GraphMLP(self.node_input.out_channels, hid, hid, dropout, norm)
         self.mlp_edge1 = GraphMLP(2 * hid, hid, hid, dropout, norm)
         self.mlp_node2 = GraphMLP(hid, hid, hid, dropout, norm)
@@ -126,7 +147,8 @@ class KGNN2DEncoder(nn.Module):
         self.fc_out = nn.Linear(hid, num_edge_types)
 
     def forward(self, pos: torch.Tensor, score: torch.Tensor, slot: torch.Tensor,
-                edge_index: torch.Tensor) -> torch.Tensor:
+                edge_index: torch.Tensor,
+                appearance: Optional[torch.Tensor] = None) -> torch.Tensor:
         """Edge logits ``(E, num_edge_types)``.
 
         Args:
@@ -134,9 +156,11 @@ class KGNN2DEncoder(nn.Module):
             score (Tensor): ``(num_nodes,)`` confidences.
             slot (Tensor): ``(num_nodes,)`` union slot indices.
             edge_index (Tensor): ``(2, E)`` (sender i, receiver j).
+            appearance (Tensor, optional): ``(num_nodes, appearance_channels)``;
+                required iff the encoder was built with ``appearance_channels > 0``.
         """
         src, dst = edge_index
-        h = self.mlp_node1(self.node_input(pos, score, slot))                 # Eq. 1
+        h = self.mlp_node1(self.node_input(pos, score, slot, appearance))     # Eq. 1
         e_skip = self.mlp_edge1(torch.cat([h[src], h[dst]], dim=-1))          # Eq. 2
         h = self.mlp_node2(scatter(e_skip, dst, dim=0, dim_size=pos.shape[0],
                                    reduce=self.aggr))                         # Eq. 3
@@ -249,6 +273,13 @@ class KGNN2DHead(BaseModule):
             visible when deciding node visibility.
         visibility_direction (str): which edges decide a node's visibility:
             ``'outgoing'`` (public code), ``'incoming'`` or ``'both'``.
+        appearance_channels (int): > 0 gives the ENCODER a per-node appearance
+            vector of this width (the graph's ``appearance`` node field, e.g. the
+            keypoint model's features sampled at the keypoint). An extension of the
+            paper's V_i: (x, y, c, t) cannot tell a keypoint hidden by ANOTHER
+            object from a visible one when the pose alone does not imply it.
+            Default 0 (the paper's encoder).
+        appearance_proj (int): width the appearance vector is projected to.
         init_cfg (dict, optional): mmengine init config.
     """
 
@@ -268,6 +299,8 @@ class KGNN2DHead(BaseModule):
                  edge_class_weight: Optional[Union[str, Sequence[float]]] = None,
                  visibility_threshold: float = 0.5,
                  visibility_direction: str = 'outgoing',
+                 appearance_channels: int = 0,
+                 appearance_proj: int = 32,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg)
         if decoder_edges not in ('predicted', 'labelled'):
@@ -296,7 +329,10 @@ class KGNN2DHead(BaseModule):
         self.visibility_direction = visibility_direction
         self.encoder = KGNN2DEncoder(self.num_slots, hidden_channels, type_channels,
                                      num_edge_types=2, dropout=dropout, norm=norm,
-                                     aggr=aggr, use_score=use_score)
+                                     aggr=aggr, use_score=use_score,
+                                     appearance_channels=appearance_channels,
+                                     appearance_proj=appearance_proj)
+        self.appearance_channels = appearance_channels
         self.decoder = KGNN2DDecoder(self.num_slots, hidden_channels, type_channels,
                                      num_edge_types=2, dropout=dropout, aggr=aggr,
                                      use_score=use_score)
@@ -315,7 +351,8 @@ class KGNN2DHead(BaseModule):
 
         Args:
             graph (Batch): from ``build_keypoint_graphs`` (``pos``, ``score``,
-                ``slot``, ``edge_index``).
+                ``slot``, ``edge_index``; ``appearance`` when the head was built
+                with ``appearance_channels > 0``).
             node_visible (Tensor, optional): ``(num_nodes,)`` bool labels; only used
                 with ``decoder_edges='labelled'`` in training (falls back to the
                 graph's ``visible`` field).
@@ -331,7 +368,15 @@ class KGNN2DHead(BaseModule):
         if slot.numel() and (int(slot.max()) >= self.num_slots or int(slot.min()) < 0):
             raise ValueError(f'slot indices must lie in [0, {self.num_slots}), got '
                              f'[{int(slot.min())}, {int(slot.max())}]')
-        logits = self.encoder(pos, score, slot, edge_index)
+        appearance = None
+        if self.appearance_channels > 0:
+            appearance = getattr(graph, 'appearance', None)
+            if appearance is None:
+                raise ValueError(f'KGNN2DHead(appearance_channels='
+                                 f'{self.appearance_channels}) needs an `appearance` '
+                                 'node field on the graph (OcclusionNet sets it with '
+                                 "node_appearance='head_features')")
+        logits = self.encoder(pos, score, slot, edge_index, appearance)
         prob = logits.softmax(dim=-1)
         edge_weight = prob
         if self.training and self.decoder_edges == 'labelled':

@@ -57,6 +57,13 @@ class OcclusionNet(FrozenKeypointModelMixin, TopdownPoseEstimator):
         feature_index (int, optional): feed only this level of the backbone/neck
             output to the keypoint head (e.g. 0: an FPN's stride-4 level, as Mask
             R-CNN's keypoint head uses; mmpose heads take the last level).
+        node_appearance (str, optional): ``'head_features'`` gives each graph node
+            the keypoint head's last feature map before its final 1x1 conv (mmpose
+            ``HeatmapHead``: after the deconvolutions, stride 4), bilinearly
+            sampled at the node's initial position, as an appearance input to the
+            2D-KGNN encoder (build ``kgnn2d`` with ``appearance_channels`` = that
+            map's width). Sampled without gradient: it is an input to the graph.
+            None (default): the paper's node features only.
         test_cfg: mmpose's, plus ``input_noise_std`` (Gaussian noise added to the
             initial keypoints before the graph, as a fraction of the crop size;
             the robustness study of Fig. 10) and ``refine`` (``'occluded'``,
@@ -77,6 +84,7 @@ class OcclusionNet(FrozenKeypointModelMixin, TopdownPoseEstimator):
                  loss_weights: Optional[Dict[str, float]] = None,
                  categories: Optional[Sequence[str]] = None,
                  feature_index: Optional[int] = None,
+                 node_appearance: Optional[str] = None,
                  train_cfg: Optional[dict] = None,
                  test_cfg: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
@@ -98,6 +106,18 @@ class OcclusionNet(FrozenKeypointModelMixin, TopdownPoseEstimator):
                  visible_anchor=1.0), loss_weights)
         self.slices = category_slices(categories)
         self.feature_index = feature_index
+        if node_appearance not in (None, 'head_features'):
+            raise ValueError(f"node_appearance must be None or 'head_features', got "
+                             f'{node_appearance!r}')
+        if node_appearance is not None:
+            if not all(hasattr(self.head, n) for n in ('deconv_layers', 'conv_layers')):
+                raise ValueError(f"node_appearance='head_features' needs a keypoint head "
+                                 f'with deconv_layers and conv_layers (mmpose HeatmapHead), '
+                                 f'got {type(self.head).__name__}')
+            if not getattr(self.kgnn2d, 'appearance_channels', 0):
+                raise ValueError("node_appearance='head_features' needs kgnn2d built "
+                                 'with appearance_channels > 0 (the head feature width)')
+        self.node_appearance = node_appearance
         if freeze_keypoint_model:
             self.freeze_keypoint_modules()
 
@@ -128,9 +148,17 @@ class OcclusionNet(FrozenKeypointModelMixin, TopdownPoseEstimator):
             preds = preds[0]
         return preds
 
-    def _graphs(self, init_preds, data_samples, noise_std: float = 0.0):
-        keypoints, scores, slots = [], [], []
-        for pred, sample in zip(init_preds, data_samples):
+    def _appearance_map(self, feats) -> Optional[torch.Tensor]:
+        """The head's features before its final layer, ``(B, C, h, w)``, or None."""
+        if self.node_appearance is None:
+            return None
+        with torch.no_grad():
+            return self.head.conv_layers(self.head.deconv_layers(feats[-1]))
+
+    def _graphs(self, init_preds, data_samples, noise_std: float = 0.0,
+                appearance_map: Optional[torch.Tensor] = None):
+        keypoints, scores, slots, appearance = [], [], [], []
+        for b, (pred, sample) in enumerate(zip(init_preds, data_samples)):
             start, count = self._category_slice(sample)
             size = self._input_size(sample)
             kpts = np.asarray(pred.keypoints, np.float32)[0, start:start + count]
@@ -139,10 +167,20 @@ class OcclusionNet(FrozenKeypointModelMixin, TopdownPoseEstimator):
                 # noise_std is a fraction of the crop; the normalised crop spans 2.
                 norm = norm + np.random.normal(0.0, 2.0 * noise_std, norm.shape)
             keypoints.append(torch.as_tensor(norm, dtype=torch.float32))
+            if appearance_map is not None:
+                # The map spans the crop like the normalised positions do
+                # (-1/1 = crop edges), hence align_corners=False.
+                grid = torch.as_tensor(norm, dtype=appearance_map.dtype,
+                                       device=appearance_map.device).view(1, 1, -1, 2)
+                sampled = torch.nn.functional.grid_sample(
+                    appearance_map[b:b + 1], grid, mode='bilinear',
+                    padding_mode='border', align_corners=False)
+                appearance.append(sampled.view(appearance_map.shape[1], -1).t())
             scores.append(torch.as_tensor(
                 np.asarray(pred.keypoint_scores, np.float32)[0, start:start + count]))
             slots.append(torch.arange(start, start + count))
-        graph = build_keypoint_graphs(keypoints, scores, slots)
+        fields = dict(appearance=appearance) if appearance_map is not None else {}
+        graph = build_keypoint_graphs(keypoints, scores, slots, **fields)
         return graph.to(self.data_preprocessor.device)
 
     def _node_tensor(self, data_samples, getter, dtype=torch.float32):
@@ -201,7 +239,8 @@ class OcclusionNet(FrozenKeypointModelMixin, TopdownPoseEstimator):
                                                       train_cfg=self.train_cfg).items()})
         with torch.no_grad():
             init = self._initial_keypoints(feats, data_samples, dict(flip_test=False))
-        graph = self._graphs(init, data_samples)
+        graph = self._graphs(init, data_samples,
+                             appearance_map=self._appearance_map(feats))
         out = self.kgnn2d(graph)
 
         states = self._node_tensor(data_samples, self._states, torch.long)
@@ -271,7 +310,9 @@ class OcclusionNet(FrozenKeypointModelMixin, TopdownPoseEstimator):
             feats = self.extract_feat(inputs)
         init = self._initial_keypoints(feats, data_samples, self.test_cfg)
         graph = self._graphs(init, data_samples,
-                             noise_std=float(self.test_cfg.get('input_noise_std', 0.0)))
+                             noise_std=float(self.test_cfg.get('input_noise_std', 0.0)),
+                             appearance_map=self._appearance_map(
+                                 feats[0] if isinstance(feats, list) else feats))
         out = self.kgnn2d(graph)
         out3 = self.kgnn3d(graph, out['refined']) if self.kgnn3d is not None else None
         refine = self.test_cfg.get('refine', 'occluded')

@@ -205,3 +205,53 @@ def test_refine_occluded_keeps_nodes_the_encoder_calls_visible(tiny_synth_mv,
     model.test_cfg['refine'] = 'everything'
     with pytest.raises(ValueError, match='refine'):
         model(**data, mode='predict')
+
+
+def _appearance_kgnn2d():
+    return dict(type='KGNN2DHead', hidden_channels=64, dropout=0.1,
+                edge_class_weight='balanced', appearance_channels=128)
+
+
+def test_appearance_nodes_sample_the_head_features(tiny_synth_mv, shape_basis_path):
+    from mmengine.structures import InstanceData
+    cfg, model = _build(shape_basis_path, node_appearance='head_features',
+                        kgnn2d=_appearance_kgnn2d())
+    model.train()
+    batch = _batch(cfg, tiny_synth_mv, n=3)
+    data = model.data_preprocessor(batch, training=True)
+    losses = model(**data, mode='loss')
+    assert all(torch.isfinite(v) for v in losses.values())
+    sum(losses.values()).backward()
+    proj = model.kgnn2d.encoder.node_input.appearance
+    assert proj.weight.grad is not None and proj.weight.grad.abs().sum() > 0
+    assert all(p.grad is None for p in model.head.parameters())
+
+    # A node at the centre of feature cell (row 5, col 7) reads exactly that cell:
+    # the 128x128 crop maps onto the 32x32 map, 4 input pixels per cell.
+    samples = data['data_samples']
+    fmap = model._appearance_map(model.extract_feat(data['inputs']))
+    assert fmap.shape[1:] == (128, 32, 32)
+    kpts = np.zeros((1, 97, 2), np.float32)
+    kpts[0, :, 0], kpts[0, :, 1] = 7 * 4 + 2, 5 * 4 + 2
+    preds = [InstanceData(keypoints=kpts, keypoint_scores=np.ones((1, 97), np.float32))
+             for _ in samples]
+    graph = model._graphs(preds, samples, appearance_map=fmap)
+    first = graph.appearance[int(graph.ptr[1]):int(graph.ptr[2])]   # sample 1's nodes
+    torch.testing.assert_close(first, fmap[1, :, 5, 7].expand_as(first))
+
+
+def test_appearance_options_must_agree(shape_basis_path):
+    with pytest.raises(ValueError, match='appearance_channels'):
+        _build(shape_basis_path, node_appearance='head_features')
+    with pytest.raises(ValueError, match='node_appearance'):
+        _build(shape_basis_path, node_appearance='backbone')
+
+
+def test_appearance_config_builds_the_extension():
+    cfg = Config.fromfile(osp.join(
+        REPO, 'configs/occlusion_net/occlusion-net-appearance-trifocal_res18_cpu_'
+        'kplink-synth-mv-128x128.py'))
+    assert cfg.model.node_appearance == 'head_features'
+    assert cfg.model.supervision == 'trifocal'
+    # the head's features before its final conv have deconv_out_channels[-1] channels
+    assert cfg.model.kgnn2d.appearance_channels == cfg.model.head.deconv_out_channels[-1]
