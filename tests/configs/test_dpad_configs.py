@@ -101,7 +101,8 @@ def test_unknown_backbone_depth_fails_clearly(path, depth, tmp_path):
 
 
 @pytest.mark.parametrize('kind', ['fpn', 'pafpn'])
-@pytest.mark.parametrize('suffix', ['r18_cpu_kplink-synth-256', 'x101-64x4d_1x_coco'])
+@pytest.mark.parametrize('suffix', ['r18_cpu_kplink-synth-256', 'r18-synthinit_cpu_kplink-synth-256',
+                                    'x101-64x4d_1x_coco'])
 def test_baselines_differ_from_dpad_only_in_the_neck(kind, suffix):
     dpad = Config.fromfile(osp.join(CFG_DIR, 'dpad', f'atss_dpad_{suffix}.py'))
     base = Config.fromfile(osp.join(CFG_DIR, 'baselines', f'atss_{kind}_{suffix}.py'))
@@ -112,6 +113,30 @@ def test_baselines_differ_from_dpad_only_in_the_neck(kind, suffix):
     for key in ('model', 'train_dataloader', 'val_evaluator', 'optim_wrapper',
                 'param_scheduler', 'train_cfg'):
         assert d[key] == b[key], key
+
+
+def test_synthinit_loads_the_keypoint_models_backbone(tmp_path):
+    """The synth-initialised detector takes a pose checkpoint's `backbone.*` weights
+    (mmpose and mmdet ResNets share key names); a missing checkpoint is named."""
+    from mmpose.models import ResNet as PoseResNet
+    torch.manual_seed(0)
+    pose_backbone = PoseResNet(depth=18, out_indices=(3, ))
+    state = {f'backbone.{k}': v for k, v in pose_backbone.state_dict().items()}
+    state['head.final_layer.weight'] = torch.zeros(97, 128, 1, 1)   # ignored
+    ckpt = tmp_path / 'pose_epoch_10.pth'
+    torch.save(dict(state_dict=state, meta=dict()), ckpt)
+    cfg = Config.fromfile(osp.join(CFG_DIR, 'dpad', 'atss_dpad_r18-synthinit_cpu_kplink-synth-256.py'))
+    assert cfg.model.backbone.init_cfg.checkpoint.endswith(
+        'work_dirs/topdown-heatmap_res18_kplink-synth-128x128/epoch_10.pth')
+    cfg.model.backbone.init_cfg.checkpoint = str(ckpt)
+    model = _build(cfg.model)
+    model.init_weights()
+    torch.testing.assert_close(model.backbone.layer3[1].conv2.weight,
+                               pose_backbone.layer3[1].conv2.weight)
+    torch.testing.assert_close(model.backbone.bn1.running_var, pose_backbone.bn1.running_var)
+    cfg.model.backbone.init_cfg.checkpoint = str(tmp_path / 'missing.pth')
+    with pytest.raises(FileNotFoundError, match='missing.pth'):
+        _build(cfg.model).init_weights()
 
 
 def _fake_batch(n=2, size=128):
