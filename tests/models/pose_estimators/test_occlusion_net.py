@@ -249,9 +249,9 @@ def test_appearance_options_must_agree(shape_basis_path):
 
 def test_appearance_config_builds_the_extension():
     cfg = Config.fromfile(osp.join(
-        REPO, 'configs/occlusion_net/occlusion-net-appearance-trifocal_res18_cpu_'
+        REPO, 'configs/occlusion_net/occlusion-net-appearance_res18_cpu_'
         'kplink-synth-mv-128x128.py'))
     assert cfg.model.node_appearance == 'head_features'
-    assert cfg.model.supervision == 'trifocal'
+    assert cfg.model.supervision == 'direct'
     # the head's features before its final conv have deconv_out_channels[-1] channels
     assert cfg.model.kgnn2d.appearance_channels == cfg.model.head.deconv_out_channels[-1]
