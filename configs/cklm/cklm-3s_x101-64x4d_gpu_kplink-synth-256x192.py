@@ -10,7 +10,8 @@ _base_ = [
 input_size = (192, 256)  # (w, h), mmpose's convention
 codec = dict(
     type='CategoryImplicitHeatmap', input_size=input_size, heatmap_size=(48, 64),
-    kernel_sizes=(7, 5, 3), offset_radius=1, max_peaks=32, score_thr=0.05)
+    kernel_sizes=(7, 5, 3), offset_radius=1, identity_radius=2, max_peaks=32,
+    score_thr=0.05)
 
 model = dict(
     type='CategoryImplicitPoseEstimator',
@@ -31,6 +32,11 @@ model = dict(
         num_stages=3,
         num_layers=4,
         cross_stage=True,
+        # the CPU configs' best-measured naming (cklm-3s-cls-naming, docs/cklm.md):
+        # identity classification decoded by argmax + per-category FiLM
+        identity='classification',
+        identity_feature='argmax',
+        category_context=True,
         decoder=codec),
     test_cfg=dict(flip_test=True))
 
