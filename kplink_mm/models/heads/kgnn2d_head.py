@@ -103,7 +103,9 @@ class _NodeInput(nn.Module):
                 raise ValueError(f'the encoder was built with appearance_channels='
                                  f'{self.appearance_channels} and needs a per-node '
                                  f'appearance of shape ({pos.shape[0]}, '
-                                 f'{self.appearance_channels}), got {got}')
+                                 f'{self.appearance_channels}) (the graph\'s `appearance` '
+                                 "node field; OcclusionNet sets it with node_appearance="
+                                 f"'head_features'), got {got}")
             parts.append(self.appearance(appearance.to(pos.dtype)))
         return torch.cat(parts, dim=-1)
 
@@ -332,10 +334,14 @@ class KGNN2DHead(BaseModule):
                                      aggr=aggr, use_score=use_score,
                                      appearance_channels=appearance_channels,
                                      appearance_proj=appearance_proj)
-        self.appearance_channels = appearance_channels
         self.decoder = KGNN2DDecoder(self.num_slots, hidden_channels, type_channels,
                                      num_edge_types=2, dropout=dropout, aggr=aggr,
                                      use_score=use_score)
+
+    @property
+    def appearance_channels(self) -> int:
+        """Width of the encoder's per-node appearance input (0: none)."""
+        return self.encoder.node_input.appearance_channels
 
     def init_weights(self):
         """mmengine init (``init_cfg``), then restore the zero-initialised decoder
@@ -368,15 +374,9 @@ class KGNN2DHead(BaseModule):
         if slot.numel() and (int(slot.max()) >= self.num_slots or int(slot.min()) < 0):
             raise ValueError(f'slot indices must lie in [0, {self.num_slots}), got '
                              f'[{int(slot.min())}, {int(slot.max())}]')
-        appearance = None
-        if self.appearance_channels > 0:
-            appearance = getattr(graph, 'appearance', None)
-            if appearance is None:
-                raise ValueError(f'KGNN2DHead(appearance_channels='
-                                 f'{self.appearance_channels}) needs an `appearance` '
-                                 'node field on the graph (OcclusionNet sets it with '
-                                 "node_appearance='head_features')")
-        logits = self.encoder(pos, score, slot, edge_index, appearance)
+        # the encoder's node input checks the field's presence and shape
+        logits = self.encoder(pos, score, slot, edge_index,
+                              getattr(graph, 'appearance', None))
         prob = logits.softmax(dim=-1)
         edge_weight = prob
         if self.training and self.decoder_edges == 'labelled':
