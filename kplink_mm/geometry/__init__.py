@@ -1,8 +1,10 @@
 """Geometry helpers: numpy cameras/projections (``camera``) and differentiable torch
-quaternions, perspective projection, trifocal tensors and PCA shape bases."""
+quaternions, perspective projection, epipolar and trifocal geometry and PCA shape bases."""
 from .camera import (backproject, camera_center, horizon_mask, intrinsics, look_at,
                      project_points, projection_matrix, rotation_x, rotation_y,
                      rotation_z, transform_points)
+from .epipolar import (camera_center_homogeneous, epipolar_distance, epipolar_line,
+                       fundamental_matrix)
 from .perspective import perspective_project
 from .quaternion import (axis_angle_to_quaternion, matrix_to_quaternion, quaternion_multiply,
                          quaternion_to_matrix)
@@ -20,5 +22,6 @@ __all__ = [
     'trifocal_tensor', 'incidence_residual', 'transfer_point', 'normalizing_transform',
     'trifocal_loss', 'trifocal_transfer', 'trifocal_transfer_error', 'skew',
     'fit_shape_basis', 'compose_shape', 'project_to_basis', 'save_shape_bases',
-    'load_shape_bases'
+    'load_shape_bases', 'camera_center_homogeneous', 'fundamental_matrix', 'epipolar_line',
+    'epipolar_distance'
 ]

@@ -14,6 +14,8 @@ from torch import nn
 
 from mmpose.registry import MODELS
 
+from .masked_reduction import check_reduction, empty_loss, masked_reduce
+
 __all__ = ['TrifocalLoss']
 
 
@@ -34,10 +36,8 @@ class TrifocalLoss(nn.Module):
     def __init__(self, loss_weight: float = 1.0, reduction: str = 'mean',
                  normalize: bool = True):
         super().__init__()
-        if reduction not in ('mean', 'sum', 'none'):
-            raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+        self.reduction = check_reduction(reduction)
         self.loss_weight = loss_weight
-        self.reduction = reduction
         self.normalize = normalize
 
     def forward(self, x1_pred: torch.Tensor, x2, x3, P1, P2, P3,
@@ -64,25 +64,10 @@ class TrifocalLoss(nn.Module):
             Tensor: scalar (``'mean'``/``'sum'``) or ``(M,)`` (``'none'``).
         """
         from ...geometry.trifocal import trifocal_loss
-        reduction = reduction_override or self.reduction
-        if reduction not in ('mean', 'sum', 'none'):
-            raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+        reduction = check_reduction(reduction_override or self.reduction)
         if x1_pred.numel() == 0:
-            zero = x1_pred.sum() * 0.0
-            return x1_pred.new_zeros(x1_pred.shape[:-1]) if reduction == 'none' else zero
+            return empty_loss(x1_pred, reduction)
         loss = trifocal_loss(x1_pred, x2, x3, P1, P2, P3, normalize=self.normalize,
                              reduction='none', image_size=image_size,
                              transforms=transforms)
-        w = torch.ones_like(loss)
-        if weight is not None:
-            w = w * torch.as_tensor(weight, dtype=loss.dtype, device=loss.device)
-        if mask is not None:
-            w = w * torch.as_tensor(mask, device=loss.device).to(loss.dtype)
-        # where() rather than multiply: a masked point's loss may be non-finite
-        # (e.g. degenerate cameras) and 0 * inf would poison the sum.
-        loss = torch.where(w > 0, loss * w, torch.zeros_like(loss))
-        if reduction == 'none':
-            return self.loss_weight * loss
-        if reduction == 'sum':
-            return self.loss_weight * loss.sum()
-        return self.loss_weight * loss.sum() / w.sum().clamp(min=torch.finfo(loss.dtype).eps)
+        return masked_reduce(loss, reduction, self.loss_weight, mask, weight)

@@ -43,6 +43,12 @@ class OcclusionNet(FrozenKeypointModelMixin, TopdownPoseEstimator):
             (their labelled location) or ``'trifocal'`` (Eq. 9 from two other
             views in which they are visible; no occluded labels are used).
         trifocal_loss (dict): the loss module for ``'trifocal'``.
+        epipolar_loss (dict, optional): with ``'trifocal'``, also supervise the
+            occluded keypoints visible in only ONE other view by their distance to
+            its epipolar line (e.g. ``dict(type='EpipolarLoss')``; an extension:
+            the paper uses Eq. 9 alone). Its value is logged as
+            ``loss_epipolar``, weighted like ``loss_trifocal`` by
+            ``loss_weights['location']``. None (default): Eq. 9 only.
         freeze_keypoint_model (bool): keep backbone/neck/head fixed (stage-wise
             training from a trained keypoint model, given by ``load_from`` or the
             backbone's ``init_cfg``). False trains everything jointly (Eq. 11,
@@ -80,6 +86,7 @@ class OcclusionNet(FrozenKeypointModelMixin, TopdownPoseEstimator):
                  neck: Optional[dict] = None,
                  supervision: str = 'direct',
                  trifocal_loss: dict = dict(type='TrifocalLoss'),
+                 epipolar_loss: Optional[dict] = None,
                  freeze_keypoint_model: bool = True,
                  loss_weights: Optional[Dict[str, float]] = None,
                  categories: Optional[Sequence[str]] = None,
@@ -100,6 +107,11 @@ class OcclusionNet(FrozenKeypointModelMixin, TopdownPoseEstimator):
         self.kgnn2d = MODELS.build(kgnn2d)
         self.kgnn3d = MODELS.build(kgnn3d) if kgnn3d is not None else None
         self.trifocal_loss = MODELS.build(trifocal_loss) if supervision == 'trifocal' \
+            else None
+        if epipolar_loss is not None and supervision != 'trifocal':
+            raise ValueError("epipolar_loss complements supervision='trifocal' (occluded "
+                             f'keypoints without labels), got supervision={supervision!r}')
+        self.epipolar_loss = MODELS.build(epipolar_loss) if epipolar_loss is not None \
             else None
         self.loss_weights = merge_loss_weights(
             dict(keypoint=1.0, edge=1.0, location=1.0, reprojection=1.0,
@@ -255,8 +267,9 @@ class OcclusionNet(FrozenKeypointModelMixin, TopdownPoseEstimator):
             losses['loss_location'] = self.loss_weights['location'] * \
                 self.kgnn2d.loss_direct(out, target, states == 1)
         else:
-            losses['loss_trifocal'] = self.loss_weights['location'] * \
-                self._trifocal(out['refined'], data_samples, graph)
+            multi_view = self._multi_view_losses(out['refined'], data_samples, graph)
+            losses.update({k: self.loss_weights['location'] * v
+                           for k, v in multi_view.items()})
 
         if self.kgnn3d is not None:
             out3 = self.kgnn3d(graph, out['refined'])
@@ -264,10 +277,13 @@ class OcclusionNet(FrozenKeypointModelMixin, TopdownPoseEstimator):
                 self.kgnn3d.loss(out3, out['refined'])
         return losses
 
-    def _trifocal(self, refined, data_samples, graph) -> torch.Tensor:
-        """Eq. 9 for every occluded node visible in two other calibrated views."""
+    def _multi_view_losses(self, refined, data_samples, graph) -> Dict[str, torch.Tensor]:
+        """Eq. 9 for every occluded node visible in two other calibrated views
+        (``loss_trifocal``) and, with ``epipolar_loss``, the epipolar distance for
+        those visible in exactly one (``loss_epipolar``)."""
         x1_img = self._to_image(refined, data_samples, graph)
-        index, x2, x3, p1, p2, p3 = [], [], [], [], [], []
+        two = dict(index=[], x2=[], x3=[], p1=[], p2=[], p3=[])
+        one = dict(index=[], x2=[], p1=[], p2=[])
         for b, sample in enumerate(data_samples):
             start, count = self._category_slice(sample)
             states = self._states(sample)[0, start:start + count]
@@ -280,26 +296,38 @@ class OcclusionNet(FrozenKeypointModelMixin, TopdownPoseEstimator):
             P1 = projection_matrix(camera['K'], camera['R'], camera['t'])
             for j in np.nonzero(states == 1)[0]:
                 seen = [v for v in views if v['keypoint_states'][j] == 2]
-                if len(seen) < 2:
-                    continue
-                v2, v3 = seen[:2]
-                index.append(int(graph.ptr[b]) + int(j))
-                x2.append(v2['keypoints'][j])
-                x3.append(v3['keypoints'][j])
-                p1.append(P1)
-                p2.append(projection_matrix(v2['camera']['K'], v2['camera']['R'],
-                                            v2['camera']['t']))
-                p3.append(projection_matrix(v3['camera']['K'], v3['camera']['R'],
-                                            v3['camera']['t']))
-        if not index:
-            return refined.sum() * 0.0  # keeps the graph complete for DDP
+                node = int(graph.ptr[b]) + int(j)
+                if len(seen) >= 2:
+                    v2, v3 = seen[:2]
+                    two['index'].append(node)
+                    two['x2'].append(v2['keypoints'][j])
+                    two['x3'].append(v3['keypoints'][j])
+                    two['p1'].append(P1)
+                    two['p2'].append(_camera_matrix(v2))
+                    two['p3'].append(_camera_matrix(v3))
+                elif len(seen) == 1 and self.epipolar_loss is not None:
+                    one['index'].append(node)
+                    one['x2'].append(seen[0]['keypoints'][j])
+                    one['p1'].append(P1)
+                    one['p2'].append(_camera_matrix(seen[0]))
         dev = refined.device
 
         def t(v):
             return torch.as_tensor(np.asarray(v), dtype=torch.float64, device=dev)
 
-        return self.trifocal_loss(x1_img[index].double(), t(x2), t(x3), t(p1), t(p2),
-                                  t(p3)).float()
+        # an empty term is a 0 still attached to the graph (complete for DDP)
+        losses = dict(loss_trifocal=refined.sum() * 0.0)
+        if two['index']:
+            losses['loss_trifocal'] = self.trifocal_loss(
+                x1_img[two['index']].double(), t(two['x2']), t(two['x3']), t(two['p1']),
+                t(two['p2']), t(two['p3'])).float()
+        if self.epipolar_loss is not None:
+            losses['loss_epipolar'] = refined.sum() * 0.0
+            if one['index']:
+                losses['loss_epipolar'] = self.epipolar_loss(
+                    x1_img[one['index']].double(), t(one['x2']), t(one['p1']),
+                    t(one['p2'])).float()
+        return losses
 
     # ------------------------------------------------------------------ inference
     def predict(self, inputs: torch.Tensor, data_samples):
@@ -366,3 +394,8 @@ class OcclusionNet(FrozenKeypointModelMixin, TopdownPoseEstimator):
                     setattr(pred, key, pred.get(key) / size * scale + center - 0.5 * scale)
         return super().add_pred_to_datasample(batch_pred_instances, batch_pred_fields,
                                               batch_data_samples)
+
+
+def _camera_matrix(view: dict) -> np.ndarray:
+    cam = view['camera']
+    return projection_matrix(cam['K'], cam['R'], cam['t'])

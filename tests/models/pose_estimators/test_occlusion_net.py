@@ -122,6 +122,34 @@ def test_unknown_supervision_and_missing_cameras_are_named(tiny_synth_mv, shape_
         model(**data, mode='loss')
 
 
+def test_epipolar_term_supervises_the_one_view_occluded_keypoints(tiny_synth_mv,
+                                                                  shape_basis_path):
+    """The extension config adds loss_epipolar for keypoints seen in ONE other view."""
+    with pytest.raises(ValueError, match='epipolar_loss complements'):
+        _build(shape_basis_path, 'direct', epipolar_loss=dict(type='EpipolarLoss'))
+    cfg, model = _build(shape_basis_path, 'trifocal',
+                        epipolar_loss=dict(type='EpipolarLoss', loss_weight=4.0))
+    model.train()
+    batch = _batch(cfg, tiny_synth_mv)
+    one_view = 0
+    for s in batch['data_samples']:
+        start, count = model._category_slice(s)  # other views store the category's slice
+        for j in np.nonzero(model._states(s)[0, start:start + count] == 1)[0]:
+            one_view += sum(v['keypoint_states'][j] == 2 for v in s.metainfo['other_views']) == 1
+    assert one_view > 0, 'the batch must hold occluded keypoints seen in one other view'
+    data = model.data_preprocessor(batch, training=True)
+    losses = model(**data, mode='loss')
+    assert losses['loss_epipolar'].item() > 0 and torch.isfinite(losses['loss_epipolar'])
+    assert losses['loss_trifocal'].item() > 0
+    losses['loss_epipolar'].backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0
+               for p in model.kgnn2d.parameters())
+    # the shipped config is this model
+    ext = Config.fromfile(CONFIG.replace('occlusion-net_', 'occlusion-net-trifocal-epipolar_'))
+    assert ext.model.supervision == 'trifocal'
+    assert ext.model.epipolar_loss == dict(type='EpipolarLoss', loss_weight=4.0)
+
+
 def test_paper_sized_config_runs_one_joint_training_iteration(tiny_synth_mv,
                                                               shape_basis_path):
     """ResNet-50-FPN keypoint model, 12 car keypoints, joint Eq. 11 with trifocal."""
