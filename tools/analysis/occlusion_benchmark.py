@@ -118,8 +118,11 @@ def main(argv=None):
         print('\noccluded PCK@0.1 gain of the 2D-KGNN over its heatmap input (points):')
         for n, g in gains.items():
             print(f'  {n:<12} {100 * g:+.1f}')
-    if 'direct' in gains and 'trifocal' in gains and gains['direct'] > 0:
-        print(f'  trifocal / direct gain ratio: {gains["trifocal"] / gains["direct"]:.2f}')
+    # every label-free model (trifocal, its extensions) against direct supervision
+    if gains.get('direct', 0) > 0:
+        for n, g in gains.items():
+            if n != 'direct':
+                print(f'  {n} / direct gain ratio: {g / gains["direct"]:.2f}')
     if args.noise:
         print(f'\n{"model":<12} {"noise":>6} {"init occ":>9} {"2D occ":>7} {"2D vis":>7}')
         for name, noise, m in noise_rows:
