@@ -9,17 +9,16 @@ geometry is :func:`kplink_mm.geometry.epipolar.epipolar_distance`.
 from typing import Optional, Sequence
 
 import torch
-from torch import nn
 
 from mmpose.registry import MODELS
 
-from .masked_reduction import check_reduction, empty_loss, masked_reduce
+from .masked_reduction import MaskedPointLoss, check_reduction, empty_loss, masked_reduce
 
 __all__ = ['EpipolarLoss']
 
 
 @MODELS.register_module()
-class EpipolarLoss(nn.Module):
+class EpipolarLoss(MaskedPointLoss):
     """Per-point distance to the epipolar line, masked and reduced.
 
     Args:
@@ -28,13 +27,6 @@ class EpipolarLoss(nn.Module):
         normalize (bool): measure in pixels / focal length (default, the trifocal
             loss's units) instead of pixels.
     """
-
-    def __init__(self, loss_weight: float = 1.0, reduction: str = 'mean',
-                 normalize: bool = True):
-        super().__init__()
-        self.reduction = check_reduction(reduction)
-        self.loss_weight = loss_weight
-        self.normalize = normalize
 
     def forward(self, x1_pred: torch.Tensor, x2, P1, P2,
                 mask: Optional[torch.Tensor] = None,

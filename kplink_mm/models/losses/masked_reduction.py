@@ -2,6 +2,7 @@
 from typing import Optional
 
 import torch
+from torch import nn
 
 REDUCTIONS = ('mean', 'sum', 'none')
 
@@ -35,3 +36,15 @@ def masked_reduce(loss: torch.Tensor, reduction: str, loss_weight: float,
 def empty_loss(x: torch.Tensor, reduction: str) -> torch.Tensor:
     """The loss of no points: zeros (``'none'``) or a 0 still attached to ``x``."""
     return x.new_zeros(x.shape[:-1]) if reduction == 'none' else x.sum() * 0.0
+
+
+class MaskedPointLoss(nn.Module):
+    """Base of the per-point geometric losses: ``loss_weight``, ``reduction`` and
+    ``normalize`` (the geometry's dimensionless units vs pixels)."""
+
+    def __init__(self, loss_weight: float = 1.0, reduction: str = 'mean',
+                 normalize: bool = True):
+        super().__init__()
+        self.reduction = check_reduction(reduction)
+        self.loss_weight = loss_weight
+        self.normalize = normalize

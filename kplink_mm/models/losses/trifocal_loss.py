@@ -10,17 +10,16 @@ masking and reduction.
 from typing import Optional, Sequence
 
 import torch
-from torch import nn
 
 from mmpose.registry import MODELS
 
-from .masked_reduction import check_reduction, empty_loss, masked_reduce
+from .masked_reduction import MaskedPointLoss, check_reduction, empty_loss, masked_reduce
 
 __all__ = ['TrifocalLoss']
 
 
 @MODELS.register_module()
-class TrifocalLoss(nn.Module):
+class TrifocalLoss(MaskedPointLoss):
     """Per-point trifocal incidence loss, masked and reduced.
 
     Args:
@@ -32,13 +31,6 @@ class TrifocalLoss(nn.Module):
             (dimensionless, ~ pixel error / focal length; default) instead of the
             raw algebraic one, whose scale depends on the cameras' units.
     """
-
-    def __init__(self, loss_weight: float = 1.0, reduction: str = 'mean',
-                 normalize: bool = True):
-        super().__init__()
-        self.reduction = check_reduction(reduction)
-        self.loss_weight = loss_weight
-        self.normalize = normalize
 
     def forward(self, x1_pred: torch.Tensor, x2, x3, P1, P2, P3,
                 mask: Optional[torch.Tensor] = None,
