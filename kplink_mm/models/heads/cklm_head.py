@@ -125,6 +125,13 @@ class CKLMHead(BaseHead):
         category_context (bool): add a learned per-category FiLM term (the category is
             known from the box, and the identity logits are shared across categories);
             with or without ``object_context``.
+        identity_logits (str): classification mode only. ``'shared'``: ``max_keypoints``
+            logits whose k-th channel means "k-th keypoint of the box's category" for
+            every category, so one 1x1 filter must serve ten different keypoints.
+            ``'per_category'``: one logit per (category, keypoint) slot of the union
+            space, and a sample's cross-entropy and naming read only its category's
+            slice. The confidence map and offsets stay category-implicit either way
+            (one heatmap for all keypoints); only the naming layer is per category.
         pos_weight (float): extra BCE weight on confidence-map foreground
             (weight = 1 + pos_weight * target), which keeps the sparse peaks from
             being drowned by the background.
@@ -146,6 +153,7 @@ class CKLMHead(BaseHead):
                  identity_feature: str = 'expected',
                  object_context: bool = False,
                  category_context: bool = False,
+                 identity_logits: str = 'shared',
                  pos_weight: float = 10.0,
                  confidence_weight: float = 1.0,
                  offset_weight: float = 1.0,
@@ -188,6 +196,14 @@ class CKLMHead(BaseHead):
                              f'{identity_feature!r}')
         self.identity_feature = identity_feature
         self.max_keypoints = max(n for _, n in self.slices.values())
+        self.num_union = sum(n for _, n in self.slices.values())
+        if identity_logits not in ('shared', 'per_category'):
+            raise ValueError(f"identity_logits must be 'shared' or 'per_category', got "
+                             f'{identity_logits!r}')
+        if identity_logits == 'per_category' and identity != 'classification':
+            raise ValueError("identity_logits='per_category' needs "
+                             "identity='classification' (it names the logit channels)")
+        self.identity_logits = identity_logits
 
         conv = dict(norm_cfg=norm_cfg, act_cfg=dict(type='ReLU'))
         self.in_channels = list(in_channels)
@@ -195,8 +211,12 @@ class CKLMHead(BaseHead):
             [ConvModule(c, feat_channels, 1, **conv) for c in self.in_channels])
         self.fuse = ConvModule(feat_channels, feat_channels, 3, padding=1, **conv)
         # confidence logit, O_x, O_y, identity (canonical point or keypoint logits)
-        out_channels = 3 + (self.canonical_dim if identity == 'canonical' else
-                            self.max_keypoints)
+        if identity == 'canonical':
+            identity_channels = self.canonical_dim
+        else:
+            identity_channels = (self.num_union if identity_logits == 'per_category'
+                                 else self.max_keypoints)
+        out_channels = 3 + identity_channels
         self.stages = nn.ModuleList([
             CKLMStage(feat_channels, num_layers, out_channels,
                       aggregate_previous=cross_stage and s > 0, norm_cfg=norm_cfg,
@@ -280,8 +300,10 @@ class CKLMHead(BaseHead):
                 losses[f'loss_canonical_s{s + 1}'] = w * self.weights['canonical'] * \
                     self._masked(self.loss_canonical, pred[..., 3:], can_t, can_m)
             else:
+                logits = self._category_logits(out[:, 3:], batch_data_samples)
                 losses[f'loss_identity_s{s + 1}'] = w * self.weights['canonical'] * \
-                    self._identity_ce(pred[..., 3:], class_mask, local_t, local_m)
+                    self._identity_ce(logits.permute(0, 2, 3, 1), class_mask, local_t,
+                                      local_m)
         return losses
 
     def _sample_category(self, sample):
@@ -317,6 +339,23 @@ class CKLMHead(BaseHead):
                               device=device)
         return torch.arange(self.max_keypoints, device=device)[None] < counts[:, None]
 
+    def _logit_offset(self, spec) -> int:
+        """First identity channel of a category's keypoints."""
+        return self.slices[spec.name][0] if self.identity_logits == 'per_category' else 0
+
+    def _category_logits(self, identity: torch.Tensor, samples) -> torch.Tensor:
+        """(B, C, H, W) identity logits -> (B, max_keypoints, H, W): channel k is the
+        k-th keypoint of each sample's category (channels past its count are junk and
+        masked by ``_class_mask``)."""
+        if self.identity_logits == 'shared':
+            return identity
+        starts = torch.tensor([self._logit_offset(self._sample_category(d)) for d in samples],
+                              device=identity.device)
+        index = (starts[:, None] + torch.arange(self.max_keypoints, device=identity.device)
+                 ).clamp(max=identity.shape[1] - 1)
+        B, _, H, W = identity.shape
+        return identity.gather(1, index[:, :, None, None].expand(-1, -1, H, W))
+
     def _identity_ce(self, logits, class_mask, target, mask):
         if not mask.any():
             return logits.sum() * 0.0
@@ -333,6 +372,7 @@ class CKLMHead(BaseHead):
         if self.identity == 'canonical':
             return identity.detach().cpu().numpy()
         feats = []
+        identity = self._category_logits(identity, samples)
         for b, sample in enumerate(samples):
             spec = self._sample_category(sample)
             n = self.slices[spec.name][1]
@@ -368,9 +408,10 @@ class CKLMHead(BaseHead):
             return out
         for b, sample in enumerate(samples):
             spec = self._sample_category(sample)
-            perm = list(range(self.max_keypoints))
+            perm = list(range(out.shape[1] - 3))
+            first = self._logit_offset(spec)
             for i, j in spec.flip_pairs:
-                perm[i], perm[j] = j, i
+                perm[first + i], perm[first + j] = first + j, first + i
             out[b, 3:] = out[b, 3:][perm]
         return out
 

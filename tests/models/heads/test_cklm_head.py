@@ -228,3 +228,60 @@ def test_argmax_identity_feature_is_the_canonical_point_of_the_most_likely_keypo
             assert np.linalg.norm(canon - feat, axis=1).min() > 0.05
     with pytest.raises(ValueError, match='identity_feature'):
         _head(identity='classification', identity_feature='mode')
+
+
+def test_per_category_identity_logits_train_only_the_category_slice():
+    head = _head(identity='classification', identity_logits='per_category')
+    assert head.stages[-1].predict.out_channels == 3 + head.num_union
+    start, n = category_slices()['car']
+    feats, samples = _feats(), _samples(head)
+    losses = head.loss(feats, samples)
+    for s in (1, 2, 3):
+        head.zero_grad()
+        losses[f'loss_identity_s{s}'].backward(retain_graph=True)
+        grad = head.stages[s - 1].predict.weight.grad[3:, :, 0, 0].abs().sum(1)
+        # the identity loss reaches car's logits (its softmax) and no other category's
+        assert torch.all(grad[start:start + n] > 0)
+        assert torch.all(torch.cat([grad[:start], grad[start + n:]]) == 0)
+    opt = torch.optim.Adam(head.parameters(), lr=1e-2)
+    for _ in range(80):
+        losses = head.loss(feats, samples)
+        opt.zero_grad()
+        sum(losses.values()).backward()
+        opt.step()
+    assert losses['loss_identity_s3'].item() < 0.2
+    head.eval()
+    with torch.no_grad():
+        p = head.predict(feats, samples, test_cfg=dict(flip_test=False))[0]
+    np.testing.assert_allclose(p.keypoints[0, start], [10.0, 20.0], atol=4.5)
+    np.testing.assert_allclose(p.keypoints[0, start + 1], [40.0, 44.0], atol=4.5)
+
+
+def test_per_category_logits_name_from_the_category_slice_and_flip_within_it():
+    head = _head(identity='classification', identity_logits='per_category',
+                 identity_feature='argmax')
+    spec = get_category('bus')      # not the first category: its slice starts at 12
+    start, n = category_slices()['bus']
+    assert start > 0
+    samples = _samples(head, batch=1)
+    samples[0].set_metainfo(dict(category_id=spec.id))
+    logits = torch.zeros(1, head.num_union, 2, 2)
+    logits[0, 3] = 9.0              # car's keypoint 3: another category's, ignored
+    logits[0, start + 5] = 4.0      # bus keypoint 5
+    feat = head._identity_features(logits, samples)[0, :, 0, 0]
+    np.testing.assert_allclose(feat, spec.canonical_keypoints()[5], atol=1e-6)
+    out = torch.zeros(1, 3 + head.num_union, 4, 4)
+    i, j = spec.flip_pairs[0]
+    out[0, 3 + start + i] = 5.0
+    out[0, 3 + i] = 7.0             # car's channel i stays where it is
+    back = head._flip_back(out, samples)
+    assert torch.all(back[0, 3 + start + j] == 5.0)
+    assert torch.all(back[0, 3 + start + i] == 0.0)
+    assert torch.all(back[0, 3 + i] == 7.0)
+
+
+def test_per_category_logits_need_classification():
+    with pytest.raises(ValueError, match="identity='classification'"):
+        _head(identity_logits='per_category')
+    with pytest.raises(ValueError, match='identity_logits'):
+        _head(identity='classification', identity_logits='union')
