@@ -177,7 +177,22 @@ class CategoryImplicitHeatmap(BaseKeypointCodec):
                     feats: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
         """:meth:`decode` on separate maps: confidence (H, W) as probabilities,
         offsets (2, H, W) and canonical features (D, H, W) - what a head predicts."""
-        H, W = conf.shape
+        ys, xs = self.peak_cells(conf)
+        P = self.max_peaks
+        peaks = np.zeros((1, P, 2), dtype=np.float32)
+        scores = np.zeros((1, P), dtype=np.float32)
+        out_feats = np.zeros((1, P, self.canonical_dim), dtype=np.float32)
+        n = len(ys)
+        loc = np.stack([xs + offsets[0, ys, xs], ys + offsets[1, ys, xs]], axis=-1)
+        peaks[0, :n] = loc * self.scale_factor
+        scores[0, :n] = conf[ys, xs]
+        out_feats[0, :n] = feats[:, ys, xs].T
+        return peaks, scores, out_feats
+
+    def peak_cells(self, conf: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """Heatmap cells (ys, xs) of the decoded peaks, in the order :meth:`decode_maps`
+        returns them (score, descending; at most ``max_peaks``), so a head can read
+        other per-pixel outputs at the same peaks."""
         r = self.nms_kernel // 2
         padded = np.pad(conf, r, mode='constant', constant_values=-np.inf)
         windows = np.lib.stride_tricks.sliding_window_view(padded, (2 * r + 1, 2 * r + 1))
@@ -192,14 +207,5 @@ class CategoryImplicitHeatmap(BaseKeypointCodec):
                 keep.append(i)
                 if len(keep) == self.max_peaks:
                     break
-        ys, xs = ys[keep], xs[keep]
-        P = self.max_peaks
-        peaks = np.zeros((1, P, 2), dtype=np.float32)
-        scores = np.zeros((1, P), dtype=np.float32)
-        out_feats = np.zeros((1, P, self.canonical_dim), dtype=np.float32)
-        n = len(ys)
-        loc = np.stack([xs + offsets[0, ys, xs], ys + offsets[1, ys, xs]], axis=-1)
-        peaks[0, :n] = loc * self.scale_factor
-        scores[0, :n] = conf[ys, xs]
-        out_feats[0, :n] = feats[:, ys, xs].T
-        return peaks, scores, out_feats
+        keep = np.asarray(keep, dtype=np.int64)
+        return ys[keep], xs[keep]

@@ -117,7 +117,12 @@ class CKLMHead(BaseHead):
             points; ``'argmax'``: the canonical point of the most likely keypoint, so each
             keypoint takes the highest-scoring peak classified as it (an uncertain
             softmax's mean drifts to the middle of the object, nearest to whatever
-            keypoint sits there; measured in docs/cklm.md).
+            keypoint sits there; measured in docs/cklm.md). ``'assignment'``: the
+            crop's peaks and the category's keypoints are matched one to one
+            (``scipy.optimize.linear_sum_assignment`` on ``-log p(keypoint | peak)
+            - log(peak score)``) and a matched peak carries its keypoint's canonical
+            point, so two peaks can no longer both be named the same keypoint while
+            its partner goes unnamed; unmatched peaks keep the softmax mean.
         object_context (bool): give every stage's prediction layer the object's global
             context: a FiLM scale/shift from the globally pooled deepest backbone level
             plus normalised (x, y) coordinate channels, then a 3x3 conv. Off by default
@@ -191,9 +196,9 @@ class CKLMHead(BaseHead):
             raise ValueError(f"identity must be 'canonical' or 'classification', got "
                              f'{identity!r}')
         self.identity = identity
-        if identity_feature not in ('expected', 'argmax'):
-            raise ValueError(f"identity_feature must be 'expected' or 'argmax', got "
-                             f'{identity_feature!r}')
+        if identity_feature not in ('expected', 'argmax', 'assignment'):
+            raise ValueError(f"identity_feature must be 'expected', 'argmax' or "
+                             f"'assignment', got {identity_feature!r}")
         self.identity_feature = identity_feature
         self.max_keypoints = max(n for _, n in self.slices.values())
         self.num_union = sum(n for _, n in self.slices.values())
@@ -362,6 +367,12 @@ class CKLMHead(BaseHead):
         logits = logits.masked_fill(~class_mask[:, None, None, :], -1e4)
         return F.cross_entropy(logits[mask], target[mask])
 
+    def _identity_probs(self, identity, samples) -> List[torch.Tensor]:
+        """(B, C, H, W) identity logits -> per sample (N_c, H, W) keypoint probabilities."""
+        identity = self._category_logits(identity, samples)
+        return [torch.softmax(identity[b, :self.slices[self._sample_category(d).name][1]], 0)
+                for b, d in enumerate(samples)]
+
     def _identity_features(self, identity, samples):
         """(B, C, H, W) identity outputs -> canonical features (B, D, H, W) numpy.
 
@@ -372,16 +383,39 @@ class CKLMHead(BaseHead):
         if self.identity == 'canonical':
             return identity.detach().cpu().numpy()
         feats = []
-        identity = self._category_logits(identity, samples)
-        for b, sample in enumerate(samples):
+        for sample, prob in zip(samples, self._identity_probs(identity, samples)):
             spec = self._sample_category(sample)
-            n = self.slices[spec.name][1]
-            prob = torch.softmax(identity[b, :n], dim=0)
             if self.identity_feature == 'argmax':
-                prob = F.one_hot(prob.argmax(0), n).permute(2, 0, 1).to(prob.dtype)
+                prob = F.one_hot(prob.argmax(0), len(prob)).permute(2, 0, 1).to(prob.dtype)
             canon = torch.as_tensor(spec.canonical_keypoints(), device=prob.device)
             feats.append(torch.einsum('khw,kd->dhw', prob, canon))
         return torch.stack(feats).detach().cpu().numpy()
+
+    @staticmethod
+    def assign_peak_identities(peak_probs: np.ndarray, peak_scores: np.ndarray,
+                               canonical: np.ndarray, features: np.ndarray) -> np.ndarray:
+        """One-to-one peak <-> keypoint matching (``identity_feature='assignment'``).
+
+        Args:
+            peak_probs: (M, N) p(keypoint | peak) of the M decoded peaks.
+            peak_scores: (M,) their confidences (> 0).
+            canonical: (N, D) the category's canonical points.
+            features: (M, D) the peaks' features before matching (kept for the
+                unmatched ones).
+
+        Returns:
+            (M, D) features: a matched peak carries its keypoint's canonical point.
+        """
+        from scipy.optimize import linear_sum_assignment
+        out = np.array(features, dtype=np.float32, copy=True)
+        if len(peak_probs) == 0:
+            return out
+        eps = 1e-6
+        cost = -np.log(np.asarray(peak_probs, np.float64) + eps) \
+            - np.log(np.asarray(peak_scores, np.float64)[:, None] + eps)
+        rows, cols = linear_sum_assignment(cost)
+        out[rows] = np.asarray(canonical, np.float32)[cols]
+        return out
 
     @staticmethod
     def _masked(loss_module, pred, target, mask):
@@ -435,10 +469,19 @@ class CKLMHead(BaseHead):
         conf_np = conf[:, 0].detach().cpu().numpy()
         offsets_np = rest[:, :2].detach().cpu().numpy()
         feats_np = self._identity_features(rest[:, 2:], batch_data_samples)
+        probs = (self._identity_probs(rest[:, 2:], batch_data_samples)
+                 if self.identity == 'classification' and
+                 self.identity_feature == 'assignment' else None)
         preds = []
         for b, sample in enumerate(batch_data_samples):
             peaks, scores, feats = self.decoder.decode_maps(conf_np[b], offsets_np[b],
                                                             feats_np[b])
+            if probs is not None:
+                ys, xs = self.decoder.peak_cells(conf_np[b])
+                m = len(ys)
+                feats[0, :m] = self.assign_peak_identities(
+                    probs[b].detach().cpu().numpy()[:, ys, xs].T, scores[0, :m],
+                    self._sample_category(sample).canonical_keypoints(), feats[0, :m])
             keypoints = np.zeros((1, num_union, 2), np.float32)
             kp_scores = np.zeros((1, num_union), np.float32)
             cat_id = sample.metainfo.get('category_id')

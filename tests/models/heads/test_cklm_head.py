@@ -285,3 +285,41 @@ def test_per_category_logits_need_classification():
         _head(identity_logits='per_category')
     with pytest.raises(ValueError, match='identity_logits'):
         _head(identity='classification', identity_logits='union')
+
+
+def test_assignment_identity_feature_names_each_keypoint_once():
+    """Two peaks whose most likely keypoint is the same: argmax names both keypoint 0
+    (keypoint 1 takes a fallback); the one-to-one assignment names them 0 and 1."""
+    spec = get_category('car')
+    canon = spec.canonical_keypoints()
+    start, n = category_slices()['car']
+    samples = None
+    conf = torch.zeros(1, 1, 16, 16)
+    conf[0, 0, 4, 4], conf[0, 0, 10, 12] = 0.9, 0.8
+    rest = torch.zeros(1, 2 + 12, 16, 16)
+    logits = torch.full((12, ), -5.0)
+    rest[0, 2:, 4, 4] = logits.index_put((torch.tensor([0, 1]), ), torch.tensor([0.6, 0.4]).log())
+    rest[0, 2:, 10, 12] = logits.index_put((torch.tensor([0, 1]), ), torch.tensor([0.55, 0.45]).log())
+    named = {}
+    for mode in ('argmax', 'assignment'):
+        head = _head(identity='classification', identity_feature=mode)
+        samples = samples or _samples(head, batch=1)
+        pred = head.decode_outputs(conf, rest, samples)[0]
+        named[mode] = pred.keypoints[0, start:start + 2] / 4.0  # heatmap cells (x, y)
+        if mode == 'assignment':
+            np.testing.assert_allclose(pred.peak_features[0, 0], canon[0], atol=1e-6)
+            np.testing.assert_allclose(pred.peak_features[0, 1], canon[1], atol=1e-6)
+    np.testing.assert_allclose(named['argmax'][0], [4, 4])
+    np.testing.assert_allclose(named['assignment'], [[4, 4], [12, 10]])
+
+
+def test_assign_peak_identities_prefers_confident_peaks_and_keeps_the_rest():
+    canon = np.array([[0.1, 0, 0], [-0.1, 0, 0]], np.float32)
+    probs = np.array([[0.5, 0.5], [0.5, 0.5], [0.9, 0.1]])
+    scores = np.array([0.9, 0.8, 0.06])   # a faint third peak: its high p(0) does not win
+    base = np.full((3, 3), 0.25, np.float32)
+    out = _head(identity='classification').assign_peak_identities(probs, scores, canon, base)
+    assert {tuple(out[0]), tuple(out[1])} == {tuple(canon[0]), tuple(canon[1])}
+    np.testing.assert_allclose(out[2], base[2])
+    assert _head(identity='classification').assign_peak_identities(
+        np.zeros((0, 2)), np.zeros(0), canon, np.zeros((0, 3))).shape == (0, 3)
