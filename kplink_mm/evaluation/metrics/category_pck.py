@@ -65,6 +65,8 @@ def record_from_sample(sample: dict, slices: Dict[str, tuple]) -> dict:
         record['peak_scores'] = _np(pred['peak_scores'])[0]
         if 'peak_features' in pred:
             record['peak_features'] = _np(pred['peak_features'])[0]
+        if 'peak_probs' in pred:  # classification identity: p(keypoint | peak)
+            record['peak_probs'] = _np(pred['peak_probs'])[0]
     record['img_id'] = sample.get('img_id', sample.get('img_path'))
     return record
 

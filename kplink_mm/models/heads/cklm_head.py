@@ -470,18 +470,26 @@ class CKLMHead(BaseHead):
         offsets_np = rest[:, :2].detach().cpu().numpy()
         feats_np = self._identity_features(rest[:, 2:], batch_data_samples)
         probs = (self._identity_probs(rest[:, 2:], batch_data_samples)
-                 if self.identity == 'classification' and
-                 self.identity_feature == 'assignment' else None)
+                 if self.identity == 'classification' else None)
         preds = []
         for b, sample in enumerate(batch_data_samples):
             peaks, scores, feats = self.decoder.decode_maps(conf_np[b], offsets_np[b],
                                                             feats_np[b])
+            extra = {}
             if probs is not None:
+                # p(keypoint | peak) of every decoded peak, padded to max_keypoints:
+                # what the one-to-one naming and ProbabilisticLIS decide on.
                 ys, xs = self.decoder.peak_cells(conf_np[b])
                 m = len(ys)
-                feats[0, :m] = self.assign_peak_identities(
-                    probs[b].detach().cpu().numpy()[:, ys, xs].T, scores[0, :m],
-                    self._sample_category(sample).canonical_keypoints(), feats[0, :m])
+                peak_probs = np.zeros((1, self.decoder.max_peaks, self.max_keypoints),
+                                      np.float32)
+                prob_b = probs[b].detach().cpu().numpy()
+                peak_probs[0, :m, :len(prob_b)] = prob_b[:, ys, xs].T
+                extra['peak_probs'] = peak_probs
+                if self.identity_feature == 'assignment':
+                    feats[0, :m] = self.assign_peak_identities(
+                        peak_probs[0, :m, :len(prob_b)], scores[0, :m],
+                        self._sample_category(sample).canonical_keypoints(), feats[0, :m])
             keypoints = np.zeros((1, num_union, 2), np.float32)
             kp_scores = np.zeros((1, num_union), np.float32)
             cat_id = sample.metainfo.get('category_id')
@@ -495,5 +503,5 @@ class CKLMHead(BaseHead):
                 kp_scores[0, start:start + n] = kscores
             preds.append(InstanceData(
                 keypoints=keypoints, keypoint_scores=kp_scores, peaks=peaks,
-                peak_scores=scores, peak_features=feats))
+                peak_scores=scores, peak_features=feats, **extra))
         return preds

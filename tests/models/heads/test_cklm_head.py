@@ -309,6 +309,11 @@ def test_assignment_identity_feature_names_each_keypoint_once():
         if mode == 'assignment':
             np.testing.assert_allclose(pred.peak_features[0, 0], canon[0], atol=1e-6)
             np.testing.assert_allclose(pred.peak_features[0, 1], canon[1], atol=1e-6)
+        # p(keypoint | peak) travels with the peaks (dumps can re-name offline)
+        assert pred.peak_probs.shape == (1, head.decoder.max_peaks, head.max_keypoints)
+        np.testing.assert_allclose(pred.peak_probs[0, :2].sum(-1), 1.0, atol=1e-5)
+        np.testing.assert_allclose(pred.peak_probs[0, 0, 0] / pred.peak_probs[0, 0, 1], 1.5, rtol=1e-4)
+        assert np.all(pred.peak_probs[0, 2:] == 0)
     np.testing.assert_allclose(named['argmax'][0], [4, 4])
     np.testing.assert_allclose(named['assignment'], [[4, 4], [12, 10]])
 
