@@ -32,10 +32,12 @@ model = dict(
         num_stages=3,
         num_layers=4,
         cross_stage=True,
-        # the CPU configs' best-measured naming (cklm-3s-cls-naming, docs/cklm.md):
-        # identity classification decoded by argmax + per-category FiLM
+        # the CPU configs' best-measured naming (cklm-3s-cls-naming-catlogits,
+        # docs/cklm.md): identity classification with one logit per (category,
+        # keypoint), per-category FiLM, peaks named by one-to-one assignment
         identity='classification',
-        identity_feature='argmax',
+        identity_logits='per_category',
+        identity_feature='assignment',
         category_context=True,
         decoder=codec),
     test_cfg=dict(flip_test=True))

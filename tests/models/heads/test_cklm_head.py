@@ -28,6 +28,17 @@ def _feats(batch=2):
     return [torch.randn(batch, 8, 16, 16), torch.randn(batch, 16, 8, 8)]
 
 
+def _fit(head, feats, samples, steps=80):
+    """Adam steps on the head's summed losses; returns the last losses."""
+    opt = torch.optim.Adam(head.parameters(), lr=1e-2)
+    for _ in range(steps):
+        losses = head.loss(feats, samples)
+        opt.zero_grad()
+        sum(losses.values()).backward()
+        opt.step()
+    return losses
+
+
 def _samples(head, batch=2):
     from mmpose.registry import KEYPOINT_CODECS
     codec = KEYPOINT_CODECS.build(CODEC)
@@ -115,13 +126,8 @@ def test_classification_identity_losses_train_and_name_peaks():
     losses = head.loss(feats, samples)
     assert set(losses) == {f'loss_{k}_s{s}' for k in ('conf', 'offset', 'identity')
                            for s in (1, 2, 3)}
-    opt = torch.optim.Adam(head.parameters(), lr=1e-2)
     first = losses['loss_identity_s3'].item()
-    for _ in range(80):
-        losses = head.loss(feats, samples)
-        opt.zero_grad()
-        sum(losses.values()).backward()
-        opt.step()
+    losses = _fit(head, feats, samples)
     # Two keypoints (car slots 0 and 1): the CE at their pixels falls well below ln(12).
     assert first > 1.0 and losses['loss_identity_s3'].item() < 0.2
     head.eval()
@@ -180,12 +186,7 @@ def test_object_context_names_peaks_from_a_global_cue():
     losses = head.loss([fine, deep], samples)
     sum(losses.values()).backward()
     assert head.object_context.weight.grad.abs().sum() > 0
-    opt = torch.optim.Adam(head.parameters(), lr=1e-2)
-    for _ in range(80):
-        losses = head.loss([fine, deep], samples)
-        opt.zero_grad()
-        sum(losses.values()).backward()
-        opt.step()
+    losses = _fit(head, [fine, deep], samples)
     assert losses['loss_identity_s3'].item() < 0.2
     head.eval()
     with torch.no_grad():
@@ -243,12 +244,7 @@ def test_per_category_identity_logits_train_only_the_category_slice():
         # the identity loss reaches car's logits (its softmax) and no other category's
         assert torch.all(grad[start:start + n] > 0)
         assert torch.all(torch.cat([grad[:start], grad[start + n:]]) == 0)
-    opt = torch.optim.Adam(head.parameters(), lr=1e-2)
-    for _ in range(80):
-        losses = head.loss(feats, samples)
-        opt.zero_grad()
-        sum(losses.values()).backward()
-        opt.step()
+    losses = _fit(head, feats, samples)
     assert losses['loss_identity_s3'].item() < 0.2
     head.eval()
     with torch.no_grad():
