@@ -173,11 +173,13 @@ class CategoryImplicitHeatmap(BaseKeypointCodec):
         return self.decode_maps(encoded[sl['confidence']][-1], encoded[sl['offset']],
                                 encoded[sl['canonical']])
 
-    def decode_maps(self, conf: np.ndarray, offsets: np.ndarray,
-                    feats: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def decode_maps(self, conf: np.ndarray, offsets: np.ndarray, feats: np.ndarray,
+                    cells: Optional[Tuple[np.ndarray, np.ndarray]] = None
+                    ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
         """:meth:`decode` on separate maps: confidence (H, W) as probabilities,
-        offsets (2, H, W) and canonical features (D, H, W) - what a head predicts."""
-        ys, xs = self.peak_cells(conf)
+        offsets (2, H, W) and canonical features (D, H, W) - what a head predicts.
+        ``cells``: :meth:`peak_cells` of ``conf`` when the caller already has them."""
+        ys, xs = self.peak_cells(conf) if cells is None else cells
         P = self.max_peaks
         peaks = np.zeros((1, P, 2), dtype=np.float32)
         scores = np.zeros((1, P), dtype=np.float32)

@@ -373,17 +373,20 @@ class CKLMHead(BaseHead):
         return [torch.softmax(identity[b, :self.slices[self._sample_category(d).name][1]], 0)
                 for b, d in enumerate(samples)]
 
-    def _identity_features(self, identity, samples):
+    def _identity_features(self, identity, samples, probs=None):
         """(B, C, H, W) identity outputs -> canonical features (B, D, H, W) numpy.
 
         In classification mode a pixel's feature is the softmax-weighted mean of its
         category's canonical keypoints, so identification stays StarMap's nearest-
-        canonical-point rule either way.
+        canonical-point rule either way. ``probs``: :meth:`_identity_probs` of
+        ``identity`` when the caller already has them.
         """
         if self.identity == 'canonical':
             return identity.detach().cpu().numpy()
+        if probs is None:
+            probs = self._identity_probs(identity, samples)
         feats = []
-        for sample, prob in zip(samples, self._identity_probs(identity, samples)):
+        for sample, prob in zip(samples, probs):
             spec = self._sample_category(sample)
             if self.identity_feature == 'argmax':
                 prob = F.one_hot(prob.argmax(0), len(prob)).permute(2, 0, 1).to(prob.dtype)
@@ -468,18 +471,18 @@ class CKLMHead(BaseHead):
         num_union = sum(n for _, n in self.slices.values())
         conf_np = conf[:, 0].detach().cpu().numpy()
         offsets_np = rest[:, :2].detach().cpu().numpy()
-        feats_np = self._identity_features(rest[:, 2:], batch_data_samples)
         probs = (self._identity_probs(rest[:, 2:], batch_data_samples)
                  if self.identity == 'classification' else None)
+        feats_np = self._identity_features(rest[:, 2:], batch_data_samples, probs)
         preds = []
         for b, sample in enumerate(batch_data_samples):
+            ys, xs = cells = self.decoder.peak_cells(conf_np[b])
             peaks, scores, feats = self.decoder.decode_maps(conf_np[b], offsets_np[b],
-                                                            feats_np[b])
+                                                            feats_np[b], cells)
             extra = {}
             if probs is not None:
                 # p(keypoint | peak) of every decoded peak, padded to max_keypoints:
-                # what the one-to-one naming and ProbabilisticLIS decide on.
-                ys, xs = self.decoder.peak_cells(conf_np[b])
+                # what the one-to-one naming decides on, and dumps keep.
                 m = len(ys)
                 peak_probs = np.zeros((1, self.decoder.max_peaks, self.max_keypoints),
                                       np.float32)
