@@ -200,3 +200,41 @@ def test_head_fields_feed_the_metric():
     # chair links among slots 0..3: (0,1) (0,2) (1,3) (2,3) of the 6 pairs
     assert r['labels'].tolist() == [True, True, False, False, True, True]
     np.testing.assert_allclose(r['scores'], links[0]['scores'].numpy(), rtol=1e-6)
+
+
+def _rec(category, scores, labels):
+    from kplink_mm.datasets.synth.categories import get_category
+    n = get_category(category).num_keypoints  # states 0: no skeleton_recall term
+    return dict(category=category, scores=np.asarray(scores, float),
+                labels=np.asarray(labels, bool), pairs=np.zeros((len(scores), 2), int),
+                states=np.zeros(n, int), level='none')
+
+
+def test_per_category_thresholds_by_hand():
+    from kplink_mm.evaluation.metrics.link_metric import evaluate_records
+    car = _rec('car', [0.9, 0.8, 0.6, 0.55], [1, 1, 0, 0])
+    bus = _rec('bus', [0.7, 0.4], [1, 0])
+    # one threshold 0.5: 3 TP, 2 FP, 0 FN
+    one = evaluate_records([car, bus], 0.5)
+    assert one['precision'] == pytest.approx(3 / 5) and one['recall'] == 1.0
+    # car at 0.7 drops its two false links; bus keeps the default 0.5
+    per = evaluate_records([car, bus], {'car': 0.7})
+    assert per['precision'] == 1.0 and per['recall'] == 1.0
+    assert per['F1/car'] == 1.0 and per['F1/bus'] == 1.0
+    with pytest.raises(ValueError, match=r"\{'car': 1.5\}"):
+        evaluate_records([car], {'car': 1.5})
+    with pytest.raises(ValueError, match='outside'):
+        LinkPredictionMetric(threshold=-0.1)
+
+
+def test_best_f1_thresholds_picks_the_f1_optimum():
+    from kplink_mm.evaluation.metrics.link_metric import best_f1_thresholds
+    # car: F1 is best at 0.8 (2 TP, 0 FP); ties at 0.6 form one step
+    car = _rec('car', [0.9, 0.8, 0.6, 0.6, 0.3] * 5, [1, 1, 0, 1, 0] * 5)
+    few = _rec('bus', [0.9, 0.1], [1, 0])  # 1 true link < min_positives
+    thr = best_f1_thresholds([car, few], default=0.4, min_positives=5)
+    # at 0.8: P = 1, R = 2/3 -> F1 0.8; at 0.6 (the tie): P = 3/4, R = 1 -> F1 0.857
+    assert thr == {'default': 0.4, 'car': 0.6}
+    thr = best_f1_thresholds([_rec('car', [0.9, 0.8, 0.6, 0.6] * 5, [1, 1, 0, 0] * 5)],
+                             min_positives=5)
+    assert thr['car'] == 0.8

@@ -5,7 +5,9 @@
 
 ``--lis`` re-assigns the keypoints of overlapping same-category targets with LIS
 (``LocationInstabilityAssigner`` arguments as JSON) before scoring, as
-``CategoryPCKMetric(lis=...)`` does; the ``overlap/`` keys then score those targets.
+``CategoryPCKMetric(lis=...)`` does; the ``overlap/`` keys then score those targets. ``--breakdown`` also prints where the
+visible keypoints of overlapping (and, for comparison, non-overlapping) targets go
+wrong (``overlap_errors.classify_overlap_errors``): the share LIS could repair.
 """
 import argparse
 import json
@@ -19,7 +21,10 @@ if ROOT not in sys.path:
 
 from kplink_mm.datasets.metainfo import category_slices  # noqa: E402
 from kplink_mm.evaluation.metrics import record_from_sample  # noqa: E402
-from kplink_mm.evaluation.metrics.category_pck import score_records  # noqa: E402
+from kplink_mm.evaluation.functional.overlap_errors import (  # noqa: E402
+    ERROR_CLASSES, classify_overlap_errors)
+from kplink_mm.evaluation.metrics.category_pck import (  # noqa: E402
+    overlap_groups, score_records)
 from kplink_mm.models.utils.lis import LocationInstabilityAssigner  # noqa: E402
 
 
@@ -34,6 +39,18 @@ def format_table(metrics: dict) -> str:
     return '\n'.join(lines)
 
 
+def format_breakdown(rows: dict) -> str:
+    """rows: name -> classify_overlap_errors counts; percentages of visible keypoints."""
+    cols = ERROR_CLASSES + ('recoverable',)
+    lines = ['| targets | visible kpts | ' + ' | '.join(cols) + ' |',
+             '|---' * (len(cols) + 2) + '|']
+    for name, c in rows.items():
+        total = max(c['total'], 1)
+        lines.append(f"| {name} | {c['total']} | " + ' | '.join(
+            f'{100 * c[col] / total:.1f}' for col in cols) + ' |')
+    return '\n'.join(lines)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('dump', help='pickle written by tools/test.py --dump')
@@ -43,6 +60,8 @@ def main(argv=None):
     parser.add_argument('--lis', help='LIS arguments as JSON, e.g. \'{"feature_sigma": 0.3}\'')
     parser.add_argument('--overlap-thr', type=float, default=0.1,
                         help='box overlap (of the smaller box) that groups targets')
+    parser.add_argument('--breakdown', action='store_true',
+                        help='print the error classes of overlapping targets')
     args = parser.parse_args(argv)
     assigner = None
     if args.lis is not None:
@@ -67,6 +86,15 @@ def main(argv=None):
     metrics, _, _ = score_records(records, args.alpha, args.score_thr, args.overlap_thr,
                                   assigner)
     print(format_table(metrics))
+    if args.breakdown:
+        groups = overlap_groups(records, args.overlap_thr)
+        grouped = {i for g in groups for i in g}
+        singles = [[i] for i in range(len(records)) if i not in grouped]
+        name = 'overlapping' + (' (after LIS)' if assigner is not None else '')
+        print(format_breakdown({
+            name: classify_overlap_errors(records, groups, args.alpha, args.score_thr),
+            'not overlapping': classify_overlap_errors(records, singles, args.alpha,
+                                                       args.score_thr)}))
     if metrics['overlap/num_targets']:
         print(f"overlapping targets: {int(metrics['overlap/num_targets'])}, PCK {100 * metrics['overlap/PCK']:.1f}")
     if args.json:

@@ -116,7 +116,8 @@ def apply_lis(records: List[dict], groups: Sequence[Sequence[int]],
                            'peak_scores and peak_features (a category-implicit head)')
         kpts, scores = assigner.assign_crops(
             [dict(peaks=r['peaks'], peak_scores=r['peak_scores'],
-                  peak_features=r['peak_features']) for r in members],
+                  peak_features=r['peak_features'], keypoints=r['pred_keypoints'],
+                  keypoint_scores=r['pred_scores']) for r in members],
             np.stack([r['bbox'] for r in members]), members[0]['category'])
         for r, k, s in zip(members, kpts, scores):
             r['pred_keypoints'], r['pred_scores'] = k, s

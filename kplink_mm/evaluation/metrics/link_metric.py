@@ -34,7 +34,7 @@ Offline: ``evaluate_records([record_from_sample(s, slices) for s in dump])`` on 
 ``tools/test.py --dump`` file.
 """
 from collections import defaultdict
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
 from mmengine.evaluator import BaseMetric
@@ -141,7 +141,22 @@ def record_from_sample(sample, slices: Dict[str, tuple],
                 labels=labels, states=states, level=occlusion_level(states, slight_max))
 
 
-def _group_metrics(records: Sequence[dict], threshold: float) -> Dict[str, float]:
+def _thresholds(threshold: Union[float, Mapping[str, float]]) -> Dict[str, float]:
+    """``{category: threshold}`` with a ``'default'`` entry from a float or a dict."""
+    if isinstance(threshold, Mapping):
+        out = {str(k): float(v) for k, v in threshold.items()}
+        out.setdefault('default', 0.5)
+    else:
+        out = {'default': float(threshold)}
+    bad = {k: v for k, v in out.items() if not 0.0 <= v <= 1.0}
+    if bad:
+        raise ValueError(f'link threshold(s) {bad} outside [0, 1]')
+    return out
+
+
+def _group_metrics(records: Sequence[dict], thresholds: Dict[str, float]
+                   ) -> Dict[str, float]:
+    thr_of = [thresholds.get(r['category'], thresholds['default']) for r in records]
     scores = np.concatenate([r['scores'] for r in records]) if records else np.zeros(0)
     labels = np.concatenate([r['labels'] for r in records]).astype(bool) if records \
         else np.zeros(0, bool)
@@ -149,14 +164,17 @@ def _group_metrics(records: Sequence[dict], threshold: float) -> Dict[str, float
     if scores.size:
         out['AUC'] = roc_auc(scores, labels)
         out['AP'] = average_precision(scores, labels)
+        # scores shifted by the record's threshold: one "score >= 0" decision for all
+        shift = np.concatenate([np.full(len(r['scores']), t) for r, t in
+                                zip(records, thr_of)])
         out['precision'], out['recall'], out['F1'] = precision_recall_f1(
-            scores, labels, threshold)
+            scores - shift, labels, 0.0)
     found = total = 0
-    for r in records:
+    for r, thr in zip(records, thr_of):
         labelled = np.isin(r['states'], (1, 2))
         gt = {(min(a, b), max(a, b)) for a, b in get_category(r['category']).skeleton
               if labelled[a] and labelled[b]}
-        hit = r['labels'] & (r['scores'] >= threshold)
+        hit = r['labels'] & (r['scores'] >= thr)
         found += len({(int(min(a, b)), int(max(a, b))) for a, b in r['pairs'][hit]} & gt)
         total += len(gt)
     if total:
@@ -164,8 +182,39 @@ def _group_metrics(records: Sequence[dict], threshold: float) -> Dict[str, float
     return {k: float(v) for k, v in out.items() if np.isfinite(v)}
 
 
-def evaluate_records(records: Sequence[dict], threshold: float = 0.5) -> Dict[str, float]:
-    """Pooled, per-category and per-occlusion-level link metrics of `records`."""
+def best_f1_thresholds(records: Sequence[dict], default: float = 0.5,
+                       min_positives: int = 20) -> Dict[str, float]:
+    """Per category, the link threshold with the highest F1 over ``records`` (the
+    operating point; choose it on a split you do not report, e.g. train). A
+    category with fewer than ``min_positives`` true links keeps ``default``."""
+    by_cat = defaultdict(list)
+    for r in records:
+        by_cat[r['category']].append(r)
+    out = {'default': float(default)}
+    for cat, recs in sorted(by_cat.items()):
+        scores = np.concatenate([r['scores'] for r in recs])
+        labels = np.concatenate([r['labels'] for r in recs]).astype(bool)
+        if labels.sum() < min_positives:
+            continue
+        # F1 at every distinct score as the threshold, in one sorted pass
+        order = np.argsort(-scores, kind='stable')
+        s, lab = scores[order], labels[order]
+        tp = np.cumsum(lab)
+        last = np.r_[s[1:] != s[:-1], True]  # end of each block of tied scores
+        n_pred = np.arange(1, len(s) + 1)
+        f1 = 2 * tp / (n_pred + lab.sum())
+        best = int(np.argmax(np.where(last, f1, -1)))
+        out[cat] = float(s[best])
+    return out
+
+
+def evaluate_records(records: Sequence[dict],
+                     threshold: Union[float, Mapping[str, float]] = 0.5
+                     ) -> Dict[str, float]:
+    """Pooled, per-category and per-occlusion-level link metrics of `records`;
+    ``threshold`` is one operating point or one per category (``'default'`` for
+    the rest)."""
+    thresholds = _thresholds(threshold)
     groups = defaultdict(list)
     for r in records:
         groups[''].append(r)
@@ -176,7 +225,7 @@ def evaluate_records(records: Sequence[dict], threshold: float = 0.5) -> Dict[st
         [k for k in levels if k in groups]
     results = {}
     for suffix in order:
-        for name, value in _group_metrics(groups[suffix], threshold).items():
+        for name, value in _group_metrics(groups[suffix], thresholds).items():
             results[f'{name}{suffix}'] = value
     return results
 
@@ -187,17 +236,21 @@ class LinkPredictionMetric(BaseMetric):
     occlusion level (see the module docstring for the fields it reads).
 
     Args:
-        threshold (float): a candidate is a predicted link iff its score >= this.
+        threshold (float | dict): a candidate is a predicted link iff its score >=
+            this; a dict gives one operating point per category (``'default'``, 0.5
+            unless given, for the others), e.g. from ``best_f1_thresholds`` on the
+            training split (``tools/analysis/calibrate_link_thresholds.py``).
         categories (Sequence[str], optional): the union keypoint space's categories,
             in dataset order (default: all kplink-synth categories).
         slight_max (float): occluded fraction up to which an instance is 'slight'.
     """
     default_prefix = 'link'
 
-    def __init__(self, threshold: float = 0.5, categories: Optional[Sequence[str]] = None,
+    def __init__(self, threshold: Union[float, Dict[str, float]] = 0.5, categories: Optional[Sequence[str]] = None,
                  slight_max: float = SLIGHT_OCCLUSION_MAX, collect_device: str = 'cpu',
                  prefix: Optional[str] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
+        _thresholds(threshold)  # fail at build time on a bad value
         self.threshold = threshold
         self.slight_max = slight_max
         self.slices = category_slices(categories)

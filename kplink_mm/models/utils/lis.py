@@ -493,6 +493,12 @@ class LocationInstabilityAssigner:
         score_thr (float): peaks with ``score <= score_thr`` are ignored.
         merge_radius (float): duplicate-merge radius in box units (``assign_crops``).
         refine_iters (int): leave-one-out refinement rounds (0: paper-only steps).
+        keep_crop_naming (bool): in :meth:`assign_crops`, start from the keypoints
+            each crop already named (``keypoints`` / ``keypoint_scores`` of the crop
+            prediction): a named peak claimed by one target only stays fixed, so LIS
+            acts only where two crops claim one peak (it goes to the claimant with
+            the lowest box + distance-stability cost) and on the slots left empty.
+            False re-names every pooled peak from its identity feature.
     """
 
     def __init__(self, distance_model: Optional[PairDistanceModel] = None,
@@ -501,7 +507,7 @@ class LocationInstabilityAssigner:
                  z_clip: float = 3.0, box_weight: float = 1.0, box_sigma: float = 0.05,
                  box_margin: float = 0.05, fixed_feature_thr: float = 2.0,
                  score_thr: float = 0.0, merge_radius: float = 0.03,
-                 refine_iters: int = 3):
+                 refine_iters: int = 3, keep_crop_naming: bool = False):
         for name, v in dict(feature_weight=feature_weight, distance_weight=distance_weight,
                             box_weight=box_weight, box_margin=box_margin,
                             merge_radius=merge_radius).items():
@@ -528,6 +534,7 @@ class LocationInstabilityAssigner:
         self.score_thr = float(score_thr)
         self.merge_radius = float(merge_radius)
         self.refine_iters = int(refine_iters)
+        self.keep_crop_naming = bool(keep_crop_naming)
 
     # -- configuration ------------------------------------------------------------------
     def fit(self, instances: Iterable, **kwargs) -> 'LocationInstabilityAssigner':
@@ -653,6 +660,9 @@ class LocationInstabilityAssigner:
             if len(cl) == 1 and assignment[cl[0]] < 0:
                 assignment[cl[0]] = p
                 fixed[cl[0]] = True
+        if self.keep_crop_naming:
+            self._settle_shared_claims(claims, assignment, fixed, peaks, bcost, sizes,
+                                       stats, virt_xy, virt_ok)
         named_fixed = fixed.copy()   # the caller's word: kept through refinement
 
         # (1b) fixed nodes: inside exactly one box + confident (mutual nearest) identity
@@ -712,6 +722,31 @@ class LocationInstabilityAssigner:
         return LISResult(assignment, outliers.astype(np.int64), costs, fixed)
 
     # -- internals -------------------------------------------------------------------------
+    def _settle_shared_claims(self, claims, assignment, fixed, peaks, bcost, sizes,
+                              stats, virt_xy, virt_ok) -> None:
+        """A peak several crops named goes to the claimant ``(k, i)`` whose box and
+        distance-stability costs are lowest (against k's uncontested names), so a
+        shared peak is never lost to all of them; the others' slots stay free for
+        the assignment step. In place."""
+        contested = np.zeros_like(virt_ok)
+        for cl in claims.values():
+            if len(cl) > 1:
+                for k, i in cl:
+                    contested[k, i] = True
+        for p, cl in claims.items():
+            if len(cl) < 2:
+                continue
+            costs = []
+            for k, i in cl:
+                ok = virt_ok[k] & ~contested[k]
+                d = self._distance_cost(peaks[[p]], np.array([p]), virt_xy[k], ok,
+                                        np.full(len(ok), -1), sizes[k], stats)[0, i]
+                costs.append(bcost[p, k] + self.distance_weight * d)
+            k, i = cl[int(np.argmin(costs))]
+            if assignment[k, i] < 0:
+                assignment[k, i] = p
+                fixed[k, i] = True
+
     @staticmethod
     def _parse_targets(targets, N: int):
         if not (isinstance(targets, Sequence) and not isinstance(targets, str)
@@ -819,7 +854,9 @@ class LocationInstabilityAssigner:
             crop_predictions: K per-crop CKLM predictions, mappings or objects (e.g.
                 mmengine ``InstanceData``) with ``peaks`` (P_k, 2) in IMAGE pixels,
                 ``peak_scores`` (P_k,) and ``peak_features`` (P_k, D); a leading axis
-                of 1, as ``CKLMHead.predict`` emits, is accepted.
+                of 1, as ``CKLMHead.predict`` emits, is accepted. With
+                ``keep_crop_naming`` also ``keypoints`` (N_c, 2) and
+                ``keypoint_scores`` (N_c,) (0 = not named), the crop's own naming.
             boxes (array): (K, 4) target boxes x1y1x2y2 in image pixels.
             category: category name or COCO id (all K targets share it).
             return_result (bool): also return the :class:`LISResult` and the merged
@@ -834,11 +871,20 @@ class LocationInstabilityAssigner:
         if len(crop_predictions) != len(boxes):
             raise ValueError(f'crop_predictions: {len(crop_predictions)} crops but boxes '
                              f'has {len(boxes)} rows')
-        all_p, all_s, all_f, src = [], [], [], []
+        all_p, all_s, all_f, src, named = [], [], [], [], []
         D = None
         for k, pred in enumerate(crop_predictions):
             get = ((lambda key: pred[key]) if isinstance(pred, Mapping)
                    else (lambda key: getattr(pred, key)))
+            if self.keep_crop_naming:
+                try:
+                    kp, ks = get('keypoints'), get('keypoint_scores')
+                except (KeyError, AttributeError) as e:
+                    raise ValueError(f'crop_predictions[{k}]: missing {e} (needed by '
+                                     'keep_crop_naming)') from None
+                kp = _squeeze_batch(_array(kp, f'crop_predictions[{k}].keypoints'), 2)
+                ks = _squeeze_batch(_array(ks, f'crop_predictions[{k}].keypoint_scores'), 1)
+                named.append((kp, ks))
             try:
                 p, s, f = get('peaks'), get('peak_scores'), get('peak_features')
             except (KeyError, AttributeError) as e:
@@ -869,7 +915,17 @@ class LocationInstabilityAssigner:
                                        np.concatenate(all_f), self.merge_radius
                                        * float(sizes.min()), sources=np.concatenate(src))
         mp, ms, mf, _ = merged
-        result = self.assign(boxes, mp, ms, mf, spec.name)
+        targets = boxes
+        if self.keep_crop_naming:
+            targets = []
+            for k, (kp, ks) in enumerate(named):
+                kp = _array(kp, f'crop_predictions[{k}].keypoints', ndim=2, last=2,
+                            length=N)
+                ks = _array(ks, f'crop_predictions[{k}].keypoint_scores', ndim=1,
+                            length=N)
+                targets.append(dict(box=boxes[k], keypoints=kp,
+                                    keypoints_valid=ks > self.score_thr))
+        result = self.assign(targets, mp, ms, mf, spec.name)
         has = result.assignment >= 0
         kpts[has] = mp[result.assignment[has]]
         kscores[has] = ms[result.assignment[has]]

@@ -231,6 +231,36 @@ def test_named_keypoints_are_fixed_nodes(assigner):
     assert (r.assignment[0, :6] == truth[0, :6]).all()
 
 
+def test_keep_crop_naming_keeps_unshared_names_and_settles_a_shared_peak():
+    """Crops that already named their peaks: a name no other crop claims is kept even
+    where the identity features would rename it; a peak both crops named goes to
+    one target only, and the other target's slot is refilled from its free peaks."""
+    rng = np.random.default_rng(7)
+    boxes, peaks, scores, feats, truth = _two_cars(rng, noise=0.1)
+    crops, kps, kss = [], [], []
+    for k in range(2):
+        kp = peaks[truth[k]].copy()
+        crops.append(dict(peaks=peaks, peak_scores=scores, peak_features=feats))
+        kps.append(kp)
+        kss.append(np.ones(N))
+    # car 0's crop swaps its names of keypoints 0 and 1 (a naming error LIS keeps:
+    # nobody else claims those peaks); it also claims car 1's keypoint 5 as its 5
+    kps[0][[0, 1]] = kps[0][[1, 0]]
+    kps[0][5] = peaks[truth[1, 5]]
+    for c, kp, ks in zip(crops, kps, kss):
+        c.update(keypoints=kp, keypoint_scores=ks)
+    lis = LocationInstabilityAssigner.from_canonical('car', keep_crop_naming=True,
+                                                     refine_iters=0)
+    out, _ = lis.assign_crops(crops, boxes, 'car')
+    np.testing.assert_allclose(out[0, [0, 1]], peaks[truth[0, [1, 0]]])  # kept as named
+    np.testing.assert_allclose(out[1], peaks[truth[1]])  # car 1 keeps its keypoint 5
+    # car 0's slot 5 is refilled from the peaks nobody holds: its own keypoint 5
+    np.testing.assert_allclose(out[0, 5], peaks[truth[0, 5]])
+    with pytest.raises(ValueError, match=r"crop_predictions\[0\]: missing 'keypoints'"):
+        lis.assign_crops([dict(peaks=peaks, peak_scores=scores, peak_features=feats)] * 2,
+                         boxes, 'car')
+
+
 def test_f_fit_recovers_mean_and_std():
     rng = np.random.default_rng(7)
     spec = get_category('bottle')

@@ -1,0 +1,42 @@
+"""tools/analysis/calibrate_link_thresholds.py on a hand-made dump: it writes the
+per-category F1 optimum, which the metric then scores, and names a bad dump."""
+import json
+import os.path as osp
+import pickle
+import runpy
+
+import pytest
+
+from tests.evaluation.test_link_metric import _hand_made_samples
+
+TOOL = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))),
+                'tools/analysis/calibrate_link_thresholds.py')
+
+
+class tool:  # noqa: N801 - reads like the module it loads
+    main = staticmethod(lambda argv: runpy.run_path(TOOL)['main'](argv))
+
+
+def test_thresholds_from_a_dump(tmp_path, capsys):
+    dump = tmp_path / 'preds.pkl'
+    dump.write_bytes(pickle.dumps([s.to_dict() for s in _hand_made_samples()]))
+    out = tmp_path / 'thr.json'
+    thr = tool.main([str(dump), '--out', str(out), '--min-positives', '2'])
+    # car: +{.9 .6 .8 .4} -{.7 .2 .95}: F1 is best at 0.4 (4 TP, 2 FP: 0.8)
+    # chair: +{.3 .55} -{.5 .6}: best at 0.3 (2 TP, 2 FP: 2/3)
+    assert thr == {'default': 0.5, 'car': pytest.approx(0.4), 'chair': pytest.approx(0.3)}
+    assert json.loads(out.read_text()) == {'car': 0.4, 'chair': 0.3, 'default': 0.5}
+    text = capsys.readouterr().out
+    assert '| car | 0.400 | 66.7 | 80.0 |' in text
+    assert 'LinkPredictionMetric(threshold=' in text
+
+
+def test_bad_dump_is_named(tmp_path):
+    bad = tmp_path / 'bad.pkl'
+    bad.write_bytes(b'not a pickle')
+    with pytest.raises(SystemExit, match='bad.pkl'):
+        tool.main([str(bad)])
+    nolinks = tmp_path / 'nolinks.pkl'
+    nolinks.write_bytes(pickle.dumps([{'id': 's9', 'category_id': 1}]))
+    with pytest.raises(SystemExit, match="sample 0: .*s9.*pred_instances"):
+        tool.main([str(nolinks)])

@@ -1,0 +1,71 @@
+"""Choose CLPGM's link operating points per category from a prediction dump.
+
+    python tools/test.py CONFIG CKPT --dump work_dirs/x/train_preds.pkl \
+        --cfg-options test_dataloader.dataset.ann_file=annotations/train.json
+    python tools/analysis/calibrate_link_thresholds.py work_dirs/x/train_preds.pkl \
+        [--out thresholds.json] [--default 0.5] [--min-positives 20]
+
+For every category, the threshold with the highest link F1 over the dump's candidate
+pairs (``link_metric.best_f1_thresholds``). Calibrate on a split you do not report
+(the training split), then evaluate with ``LinkPredictionMetric(threshold=<the
+dict>)``; the tool prints the dict and the F1 on the dump at 0.5 and at the chosen
+points.
+"""
+import argparse
+import json
+import math
+import os.path as osp
+import pickle
+import sys
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+from kplink_mm.datasets.metainfo import category_slices  # noqa: E402
+from kplink_mm.evaluation.metrics.link_metric import (  # noqa: E402
+    best_f1_thresholds, evaluate_records, record_from_sample)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('dump', help='pickle written by tools/test.py --dump')
+    parser.add_argument('--out', help='write the thresholds here (JSON)')
+    parser.add_argument('--default', type=float, default=0.5,
+                        help='threshold of categories with too few true links')
+    parser.add_argument('--min-positives', type=int, default=20)
+    args = parser.parse_args(argv)
+    try:
+        with open(args.dump, 'rb') as f:
+            samples = pickle.load(f)
+    except (OSError, pickle.UnpicklingError, EOFError) as err:
+        raise SystemExit(f'cannot read dump {args.dump}: {err}')
+    if not samples:
+        raise SystemExit(f'{args.dump} holds no predictions')
+    slices = category_slices()
+    records = []
+    for i, s in enumerate(samples):
+        try:
+            records.append(record_from_sample(s, slices))
+        except (KeyError, ValueError) as err:
+            raise SystemExit(f'{args.dump}: sample {i}: {err}')
+    thresholds = best_f1_thresholds(records, args.default, args.min_positives)
+    fixed = evaluate_records(records, args.default)
+    tuned = evaluate_records(records, thresholds)
+    print('| category | threshold | F1 at default | F1 at threshold |')
+    print('|---|---|---|---|')
+    for cat in sorted(k for k in thresholds if k != 'default'):
+        print(f'| {cat} | {thresholds[cat]:.3f} | {100 * fixed.get("F1/" + cat, 0):.1f} '
+              f'| {100 * tuned.get("F1/" + cat, 0):.1f} |')
+    print(f'| all | - | {100 * fixed["F1"]:.1f} | {100 * tuned["F1"]:.1f} |')
+    # floored, so the pair that sets a threshold stays above it
+    rounded = {k: math.floor(v * 1000) / 1000 for k, v in thresholds.items()}
+    print('LinkPredictionMetric(threshold=' + json.dumps(rounded) + ')')
+    if args.out:
+        with open(args.out, 'w') as f:
+            json.dump(rounded, f, indent=1, sort_keys=True)
+    return thresholds
+
+
+if __name__ == '__main__':
+    main()
