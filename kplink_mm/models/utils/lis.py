@@ -499,6 +499,8 @@ class LocationInstabilityAssigner:
             acts only where two crops claim one peak (it goes to the claimant with
             the lowest box + distance-stability cost) and on the slots left empty.
             False re-names every pooled peak from its identity feature.
+        claim_score_weight (float): with ``keep_crop_naming``, weight of the
+            claimant crop's own ``-log score`` when two crops named one peak.
     """
 
     def __init__(self, distance_model: Optional[PairDistanceModel] = None,
@@ -507,10 +509,12 @@ class LocationInstabilityAssigner:
                  z_clip: float = 3.0, box_weight: float = 1.0, box_sigma: float = 0.05,
                  box_margin: float = 0.05, fixed_feature_thr: float = 2.0,
                  score_thr: float = 0.0, merge_radius: float = 0.03,
-                 refine_iters: int = 3, keep_crop_naming: bool = False):
+                 refine_iters: int = 3, keep_crop_naming: bool = False,
+                 claim_score_weight: float = 1.0):
         for name, v in dict(feature_weight=feature_weight, distance_weight=distance_weight,
                             box_weight=box_weight, box_margin=box_margin,
-                            merge_radius=merge_radius).items():
+                            merge_radius=merge_radius,
+                            claim_score_weight=claim_score_weight).items():
             if not np.isfinite(v) or v < 0:
                 raise ValueError(f'{name}: expected a finite number >= 0, got {v!r}')
         for name, v in dict(outlier_thr=outlier_thr, feature_sigma=feature_sigma,
@@ -535,6 +539,7 @@ class LocationInstabilityAssigner:
         self.merge_radius = float(merge_radius)
         self.refine_iters = int(refine_iters)
         self.keep_crop_naming = bool(keep_crop_naming)
+        self.claim_score_weight = float(claim_score_weight)
 
     # -- configuration ------------------------------------------------------------------
     def fit(self, instances: Iterable, **kwargs) -> 'LocationInstabilityAssigner':
@@ -591,10 +596,12 @@ class LocationInstabilityAssigner:
         Args:
             targets: (K, 4) boxes ``x1y1x2y2``, or a sequence of K mappings with
                 ``box`` and optionally ``keypoints`` (N_c, 2) the target already named
-                (with optional ``keypoints_valid`` (N_c,) bool; default: finite
-                rows). A named keypoint snaps to the nearest candidate peak within
-                ``merge_radius * s_k`` (that peak becomes a fixed node; a peak claimed
-                by two targets is left ambiguous) and keeps its slot through
+                (with optional ``keypoints_valid`` (N_c,) bool, default: finite
+                rows, and ``keypoint_scores`` (N_c,), default 1). A named keypoint
+                snaps to the nearest candidate peak within ``merge_radius * s_k``
+                (that peak becomes a fixed node; a peak claimed by two targets is
+                left ambiguous, or with ``keep_crop_naming`` settled by
+                :meth:`_settle_shared_claims`) and keeps its slot through
                 refinement; without a peak it is still an anchor for the distance
                 term while its slot stays empty.
             peaks (array): (P, 2) pooled peaks, duplicates already merged
@@ -647,10 +654,11 @@ class LocationInstabilityAssigner:
 
         # (1a) fixed nodes from named keypoints
         claims: Dict[int, List[Tuple[int, int]]] = {}
-        for k, (kp, ok) in enumerate(named):
+        virt_score = np.ones((K, N))
+        for k, (kp, ok, ks) in enumerate(named):
             if kp is None:
                 continue
-            virt_xy[k], virt_ok[k] = kp, ok
+            virt_xy[k], virt_ok[k], virt_score[k] = kp, ok, ks
             for i in np.nonzero(ok)[0]:
                 d = np.linalg.norm(peaks[cand] - kp[i], axis=1)
                 j = int(np.argmin(d))
@@ -662,7 +670,7 @@ class LocationInstabilityAssigner:
                 fixed[cl[0]] = True
         if self.keep_crop_naming:
             self._settle_shared_claims(claims, assignment, fixed, peaks, bcost, sizes,
-                                       stats, virt_xy, virt_ok)
+                                       stats, virt_xy, virt_ok, virt_score)
         named_fixed = fixed.copy()   # the caller's word: kept through refinement
 
         # (1b) fixed nodes: inside exactly one box + confident (mutual nearest) identity
@@ -723,11 +731,13 @@ class LocationInstabilityAssigner:
 
     # -- internals -------------------------------------------------------------------------
     def _settle_shared_claims(self, claims, assignment, fixed, peaks, bcost, sizes,
-                              stats, virt_xy, virt_ok) -> None:
-        """A peak several crops named goes to the claimant ``(k, i)`` whose box and
-        distance-stability costs are lowest (against k's uncontested names), so a
-        shared peak is never lost to all of them; the others' slots stay free for
-        the assignment step. In place."""
+                              stats, virt_xy, virt_ok, virt_score) -> None:
+        """A peak several crops named goes to the claimant ``(k, i)`` whose cost is
+        lowest: box + distance stability (against k's uncontested names) +
+        ``claim_score_weight * -log s_ki`` (crop k's own confidence in the peak:
+        CKLM learns to show only its target's keypoints, so the owner's crop tends
+        to see the peak more strongly). A shared peak is never lost to all of them;
+        the others' slots stay free for the assignment step. In place."""
         contested = np.zeros_like(virt_ok)
         for cl in claims.values():
             if len(cl) > 1:
@@ -741,7 +751,8 @@ class LocationInstabilityAssigner:
                 ok = virt_ok[k] & ~contested[k]
                 d = self._distance_cost(peaks[[p]], np.array([p]), virt_xy[k], ok,
                                         np.full(len(ok), -1), sizes[k], stats)[0, i]
-                costs.append(bcost[p, k] + self.distance_weight * d)
+                costs.append(bcost[p, k] + self.distance_weight * d - self.claim_score_weight
+                             * np.log(max(float(virt_score[k, i]), 1e-6)))
             k, i = cl[int(np.argmin(costs))]
             if assignment[k, i] < 0:
                 assignment[k, i] = p
@@ -758,7 +769,7 @@ class LocationInstabilityAssigner:
                 raise ValueError(f'targets: expected (K, 4) boxes x1y1x2y2 or a sequence '
                                  f'of mappings with "box", got shape {arr.shape}')
             return np.stack([_box(b, f'targets[{k}]') for k, b in enumerate(arr)]
-                            ) if len(arr) else np.zeros((0, 4)), [(None, None)] * len(arr)
+                            ) if len(arr) else np.zeros((0, 4)), [(None, None, None)] * len(arr)
         boxes, named = [], []
         for k, t in enumerate(targets):
             if not isinstance(t, Mapping) or 'box' not in t:
@@ -766,14 +777,17 @@ class LocationInstabilityAssigner:
             boxes.append(_box(t['box'], f'targets[{k}].box'))
             kp = t.get('keypoints')
             if kp is None:
-                named.append((None, None))
+                named.append((None, None, None))
                 continue
             kp = _array(kp, f'targets[{k}].keypoints', ndim=2, last=2, length=N)
             ok = t.get('keypoints_valid')
             ok = (np.isfinite(kp).all(1) if ok is None else
                   _array(ok, f'targets[{k}].keypoints_valid', ndim=1, length=N,
                          dtype=bool) & np.isfinite(kp).all(1))
-            named.append((np.nan_to_num(kp), ok))
+            ks = t.get('keypoint_scores')
+            ks = np.ones(N) if ks is None else _array(
+                ks, f'targets[{k}].keypoint_scores', ndim=1, length=N)
+            named.append((np.nan_to_num(kp), ok, ks))
         return np.asarray(boxes, np.float64).reshape(-1, 4), named
 
     def _anchor_arrays(self, k, anchors, peaks, virt_xy, virt_ok):
@@ -923,7 +937,7 @@ class LocationInstabilityAssigner:
                             length=N)
                 ks = _array(ks, f'crop_predictions[{k}].keypoint_scores', ndim=1,
                             length=N)
-                targets.append(dict(box=boxes[k], keypoints=kp,
+                targets.append(dict(box=boxes[k], keypoints=kp, keypoint_scores=ks,
                                     keypoints_valid=ks > self.score_thr))
         result = self.assign(targets, mp, ms, mf, spec.name)
         has = result.assignment >= 0

@@ -256,6 +256,14 @@ def test_keep_crop_naming_keeps_unshared_names_and_settles_a_shared_peak():
     np.testing.assert_allclose(out[1], peaks[truth[1]])  # car 1 keeps its keypoint 5
     # car 0's slot 5 is refilled from the peaks nobody holds: its own keypoint 5
     np.testing.assert_allclose(out[0, 5], peaks[truth[0, 5]])
+    # the claimants' own scores: car 1's crop barely sees its keypoint 5, car 0's
+    # sees it strongly; with a large claim_score_weight car 0 takes the peak
+    crops[1]['keypoint_scores'] = np.where(np.arange(N) == 5, 0.01, 1.0)
+    lis_s = LocationInstabilityAssigner.from_canonical(
+        'car', keep_crop_naming=True, refine_iters=0, claim_score_weight=100.0)
+    out_s, _ = lis_s.assign_crops(crops, boxes, 'car')
+    np.testing.assert_allclose(out_s[0, 5], peaks[truth[1, 5]])
+    assert not np.allclose(out_s[1, 5], peaks[truth[1, 5]])
     with pytest.raises(ValueError, match=r"crop_predictions\[0\]: missing 'keypoints'"):
         lis.assign_crops([dict(peaks=peaks, peak_scores=scores, peak_features=feats)] * 2,
                          boxes, 'car')
