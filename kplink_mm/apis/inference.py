@@ -20,6 +20,7 @@ from mmengine.dataset import Compose, pseudo_collate
 from ..datasets.metainfo import category_slices
 from ..datasets.synth.categories import get_category
 from ..evaluation.metrics.category_pck import overlap_groups
+from ..evaluation.metrics.link_metric import link_thresholds
 from ..models.utils.lis import LocationInstabilityAssigner
 
 __all__ = ['inference_klpnet', 'detect_targets']
@@ -67,6 +68,18 @@ def _config_lis_args(model) -> dict:
     return {}
 
 
+def _config_link_thresholds(model) -> Dict[str, float]:
+    """The operating point(s) of the config's LinkPredictionMetric test evaluator
+    (a float or one per category), as ``{category or 'default': threshold}``."""
+    evaluators = model.cfg.get('test_evaluator') or model.cfg.get('val_evaluator') or []
+    if isinstance(evaluators, dict):
+        evaluators = [evaluators]
+    for ev in evaluators:
+        if ev.get('type') == 'LinkPredictionMetric' and ev.get('threshold') is not None:
+            return link_thresholds(ev['threshold'])
+    return link_thresholds(0.5)
+
+
 def inference_klpnet(model,
                      img: Union[str, np.ndarray],
                      bboxes: Optional[np.ndarray] = None,
@@ -76,7 +89,8 @@ def inference_klpnet(model,
                      det_score_thr: float = 0.3,
                      lis: Union[bool, dict] = True,
                      overlap_thr: float = 0.1,
-                     link_thr: float = 0.5) -> List[Dict]:
+                     link_thr: Union[None, float, Dict[str, float]] = None
+                     ) -> List[Dict]:
     """Keypoints and links of every target in one image.
 
     Args:
@@ -94,15 +108,18 @@ def inference_klpnet(model,
             gives them; False keeps each crop's own naming.
         overlap_thr: box overlap (intersection over the smaller box) that makes two
             same-category targets share their peaks through LIS.
-        link_thr: links at or above this probability are listed in ``links``.
+        link_thr: links at or above this probability are listed in ``links``: a
+            float, one per category (dict, ``'default'`` for the rest), or None for
+            the config's ``LinkPredictionMetric`` threshold (e.g. operating points
+            calibrated on the training split), 0.5 if it has none.
 
     Returns:
         list[dict]: per target ``bbox`` (4,), ``bbox_score``, ``category``,
         ``keypoint_names`` (N_c), ``keypoints`` (N_c, 2) image pixels,
         ``keypoint_scores`` (N_c,) (0: not found), ``links`` [(name_a, name_b,
         probability)] and ``link_pairs``/``link_scores`` over all candidate pairs
-        (category-local keypoint indices, -1 unknown), ``lis`` (whether LIS
-        re-assigned this target).
+        (category-local keypoint indices, -1 unknown), ``link_thr`` (the operating
+        point used for ``links``), ``lis`` (whether LIS re-assigned this target).
     """
     if bboxes is None:
         if detector is None:
@@ -135,8 +152,11 @@ def inference_klpnet(model,
     with torch.no_grad():
         samples = model.test_step(pseudo_collate(data))
 
+    thresholds = (_config_link_thresholds(model) if link_thr is None
+                  else link_thresholds(link_thr))
     targets = []
     for box, score, spec, sample in zip(bboxes, scores, specs, samples):
+        thr = thresholds.get(spec.name, thresholds['default'])
         pred = sample.pred_instances
         start, count = slices[spec.name]
         pairs = np.asarray(pred.link_pairs).reshape(-1, 2)
@@ -150,7 +170,8 @@ def inference_klpnet(model,
             link_pairs=local, link_scores=link_scores,
             links=[(spec.keypoint_names[a], spec.keypoint_names[b], float(p))
                    for (a, b), p in zip(local, link_scores)
-                   if a >= 0 and b >= 0 and p >= link_thr],
+                   if a >= 0 and b >= 0 and p >= thr],
+            link_thr=thr,
             peaks=np.asarray(pred.peaks)[0], peak_scores=np.asarray(pred.peak_scores)[0],
             peak_features=np.asarray(pred.peak_features)[0], lis=False, img_id=0))
 

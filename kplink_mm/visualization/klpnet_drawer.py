@@ -11,7 +11,8 @@ __all__ = ['draw_targets']
 
 def draw_targets(image: np.ndarray, targets: Sequence[Dict], scale: float = 2.0,
                  link_thr: float = 0.5) -> np.ndarray:
-    """``targets`` as returned by ``kplink_mm.apis.inference_klpnet``."""
+    """``targets`` as returned by ``kplink_mm.apis.inference_klpnet``; a target's
+    own ``link_thr`` (its category's operating point) overrides ``link_thr``."""
     import cv2
     from ..datasets.synth.categories import get_category
     canvas = cv2.resize(np.ascontiguousarray(image), None, fx=scale, fy=scale,
@@ -26,10 +27,11 @@ def draw_targets(image: np.ndarray, targets: Sequence[Dict], scale: float = 2.0,
         x1, y1, x2, y2 = t['bbox']
         cv2.rectangle(canvas, P(x1, y1), P(x2, y2), color, 1, cv2.LINE_AA)
         kpts, found = t['keypoints'], t['keypoint_scores'] > 0
+        thr = t.get('link_thr', link_thr)
         for (a, b), p in zip(t['link_pairs'], t['link_scores']):
-            if a >= 0 and b >= 0 and p >= link_thr and found[a] and found[b]:
+            if a >= 0 and b >= 0 and p >= thr and found[a] and found[b]:
                 cv2.line(canvas, P(*kpts[a]), P(*kpts[b]), color,
-                         1 + int(round(2 * (p - link_thr) / (1 - link_thr + 1e-9))),
+                         1 + int(round(2 * (p - thr) / (1 - thr + 1e-9))),
                          cv2.LINE_AA)
         for k in np.nonzero(found)[0]:
             cv2.circle(canvas, P(*kpts[k]), 3, (255, 255, 255), -1, cv2.LINE_AA)

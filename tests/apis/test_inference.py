@@ -66,6 +66,33 @@ def test_overlapping_same_category_targets_go_through_lis(model, image):
     np.testing.assert_allclose(with_lis[2]['keypoints'], without[2]['keypoints'])
 
 
+def test_link_operating_points_per_category(model, image):
+    """``links`` lists the pairs at or above the target's category's operating point:
+    from the argument, or from the config's LinkPredictionMetric threshold."""
+    from kplink_mm.apis import inference_klpnet
+    path, _ = image
+    boxes = np.array([[10, 10, 60, 70], [70, 20, 120, 100]], np.float32)
+    cats = ['car', 'chair']
+    base = inference_klpnet(model, path, bboxes=boxes, categories=cats, lis=False)
+    assert [t['link_thr'] for t in base] == [0.5, 0.5]  # the config's float
+    thr = {'car': 0.0, 'default': 1.0}
+    per = inference_klpnet(model, path, bboxes=boxes, categories=cats, lis=False,
+                           link_thr=thr)
+    assert [t['link_thr'] for t in per] == [0.0, 1.0]
+    car_pairs = sum(a >= 0 and b >= 0 for a, b in per[0]['link_pairs'])
+    assert len(per[0]['links']) == car_pairs  # every named pair at threshold 0
+    assert all(p >= 1.0 for _, _, p in per[1]['links'])
+    old = model.cfg.test_evaluator
+    try:  # the config's per-category thresholds are used when none is given
+        model.cfg.test_evaluator = [dict(type='LinkPredictionMetric', threshold=thr)]
+        cfg_thr = inference_klpnet(model, path, bboxes=boxes, categories=cats, lis=False)
+        assert [t['link_thr'] for t in cfg_thr] == [0.0, 1.0]
+    finally:
+        model.cfg.test_evaluator = old
+    with pytest.raises(ValueError, match='outside'):
+        inference_klpnet(model, path, bboxes=boxes, categories=cats, link_thr={'car': 2})
+
+
 def test_bad_calls_name_the_problem(model, image):
     from kplink_mm.apis import inference_klpnet
     path, _ = image

@@ -37,6 +37,12 @@ def test_config_builds_and_forwards(path):
         pack = [t for t in cfg.train_dataloader.dataset.pipeline
                 if t.type == 'PackPoseInputs']
         assert pack[0].get('pack_transformed'), 'links are learned from crop-space labels'
+    # the evaluators build (e.g. per-category link operating points are valid)
+    from mmpose.registry import METRICS
+    evaluators = cfg.val_evaluator if isinstance(cfg.val_evaluator, list) \
+        else [cfg.val_evaluator]
+    for ev in evaluators:
+        METRICS.build(ev)
 
 
 def test_union_keypoint_count_matches_metainfo():

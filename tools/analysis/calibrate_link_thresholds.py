@@ -4,6 +4,8 @@
         --cfg-options test_dataloader.dataset.ann_file=annotations/train.json
     python tools/analysis/calibrate_link_thresholds.py work_dirs/x/train_preds.pkl \
         [--out thresholds.json] [--default 0.5] [--min-positives 20]
+    python tools/analysis/calibrate_link_thresholds.py work_dirs/x/val_preds.pkl \
+        --apply thresholds.json     # score another split at the chosen points
 
 For every category, the threshold with the highest link F1 over the dump's candidate
 pairs (``link_metric.best_f1_thresholds``). Calibrate on a split you do not report
@@ -34,6 +36,8 @@ def main(argv=None):
     parser.add_argument('--default', type=float, default=0.5,
                         help='threshold of categories with too few true links')
     parser.add_argument('--min-positives', type=int, default=20)
+    parser.add_argument('--apply', help='JSON thresholds (from --out) to score this dump '
+                        'with, instead of choosing them on it')
     args = parser.parse_args(argv)
     try:
         with open(args.dump, 'rb') as f:
@@ -49,7 +53,15 @@ def main(argv=None):
             records.append(record_from_sample(s, slices))
         except (KeyError, ValueError) as err:
             raise SystemExit(f'{args.dump}: sample {i}: {err}')
-    thresholds = best_f1_thresholds(records, args.default, args.min_positives)
+    if args.apply:
+        try:
+            with open(args.apply) as f:
+                thresholds = {str(k): float(v) for k, v in json.load(f).items()}
+        except (OSError, ValueError, AttributeError) as err:
+            raise SystemExit(f'--apply {args.apply}: cannot read thresholds ({err})')
+        thresholds.setdefault('default', args.default)
+    else:
+        thresholds = best_f1_thresholds(records, args.default, args.min_positives)
     fixed = evaluate_records(records, args.default)
     tuned = evaluate_records(records, thresholds)
     print('| category | threshold | F1 at default | F1 at threshold |')
@@ -58,6 +70,13 @@ def main(argv=None):
         print(f'| {cat} | {thresholds[cat]:.3f} | {100 * fixed.get("F1/" + cat, 0):.1f} '
               f'| {100 * tuned.get("F1/" + cat, 0):.1f} |')
     print(f'| all | - | {100 * fixed["F1"]:.1f} | {100 * tuned["F1"]:.1f} |')
+    for level in ('none', 'slight', 'heavy'):
+        key = f'F1/occlusion_{level}'
+        if key in fixed:
+            print(f'| occlusion {level} | - | {100 * fixed[key]:.1f} | {100 * tuned[key]:.1f} |')
+    print(f'precision / recall at default {100 * fixed["precision"]:.1f} / '
+          f'{100 * fixed["recall"]:.1f}, at threshold {100 * tuned["precision"]:.1f} / '
+          f'{100 * tuned["recall"]:.1f}; AUC {100 * fixed["AUC"]:.1f}')
     # floored, so the pair that sets a threshold stays above it
     rounded = {k: math.floor(v * 1000) / 1000 for k, v in thresholds.items()}
     print('LinkPredictionMetric(threshold=' + json.dumps(rounded) + ')')

@@ -141,7 +141,7 @@ def record_from_sample(sample, slices: Dict[str, tuple],
                 labels=labels, states=states, level=occlusion_level(states, slight_max))
 
 
-def _thresholds(threshold: Union[float, Mapping[str, float]]) -> Dict[str, float]:
+def link_thresholds(threshold: Union[float, Mapping[str, float]]) -> Dict[str, float]:
     """``{category: threshold}`` with a ``'default'`` entry from a float or a dict."""
     if isinstance(threshold, Mapping):
         out = {str(k): float(v) for k, v in threshold.items()}
@@ -214,7 +214,7 @@ def evaluate_records(records: Sequence[dict],
     """Pooled, per-category and per-occlusion-level link metrics of `records`;
     ``threshold`` is one operating point or one per category (``'default'`` for
     the rest)."""
-    thresholds = _thresholds(threshold)
+    thresholds = link_thresholds(threshold)
     groups = defaultdict(list)
     for r in records:
         groups[''].append(r)
@@ -250,7 +250,7 @@ class LinkPredictionMetric(BaseMetric):
                  slight_max: float = SLIGHT_OCCLUSION_MAX, collect_device: str = 'cpu',
                  prefix: Optional[str] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
-        _thresholds(threshold)  # fail at build time on a bad value
+        link_thresholds(threshold)  # fail at build time on a bad value
         self.threshold = threshold
         self.slight_max = slight_max
         self.slices = category_slices(categories)
