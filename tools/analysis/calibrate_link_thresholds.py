@@ -17,14 +17,15 @@ import argparse
 import json
 import math
 import os.path as osp
-import pickle
 import sys
+from functools import partial
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 from kplink_mm.datasets.metainfo import category_slices  # noqa: E402
+from kplink_mm.evaluation.dump import records_from_dump  # noqa: E402
 from kplink_mm.evaluation.metrics.link_metric import (  # noqa: E402
     best_f1_thresholds, evaluate_records, record_from_sample)
 
@@ -40,19 +41,10 @@ def main(argv=None):
                         'with, instead of choosing them on it')
     args = parser.parse_args(argv)
     try:
-        with open(args.dump, 'rb') as f:
-            samples = pickle.load(f)
-    except (OSError, pickle.UnpicklingError, EOFError) as err:
-        raise SystemExit(f'cannot read dump {args.dump}: {err}')
-    if not samples:
-        raise SystemExit(f'{args.dump} holds no predictions')
-    slices = category_slices()
-    records = []
-    for i, s in enumerate(samples):
-        try:
-            records.append(record_from_sample(s, slices))
-        except (KeyError, ValueError) as err:
-            raise SystemExit(f'{args.dump}: sample {i}: {err}')
+        records = records_from_dump(args.dump, partial(record_from_sample,
+                                                       slices=category_slices()))
+    except ValueError as err:
+        raise SystemExit(str(err))
     if args.apply:
         try:
             with open(args.apply) as f:

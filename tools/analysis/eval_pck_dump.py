@@ -12,14 +12,15 @@ wrong (``overlap_errors.classify_overlap_errors``): the share LIS could repair.
 import argparse
 import json
 import os.path as osp
-import pickle
 import sys
+from functools import partial
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 from kplink_mm.datasets.metainfo import category_slices  # noqa: E402
+from kplink_mm.evaluation.dump import records_from_dump  # noqa: E402
 from kplink_mm.evaluation.metrics import record_from_sample  # noqa: E402
 from kplink_mm.evaluation.functional.overlap_errors import (  # noqa: E402
     ERROR_CLASSES, classify_overlap_errors)
@@ -70,19 +71,11 @@ def main(argv=None):
         except (json.JSONDecodeError, TypeError, ValueError) as err:
             raise SystemExit(f'--lis {args.lis!r}: {err}')
     try:
-        with open(args.dump, 'rb') as f:
-            samples = pickle.load(f)
-    except (OSError, pickle.UnpicklingError, EOFError) as err:
-        raise SystemExit(f'cannot read dump {args.dump}: {err}')
-    if not samples:
-        raise SystemExit(f'{args.dump} holds no predictions')
-    slices = category_slices()
-    records = []
-    for i, s in enumerate(samples):
-        if 'pred_instances' not in s or 'gt_instances' not in s:
-            raise SystemExit(f'{args.dump}: sample {i} lacks pred_instances/gt_instances; '
-                             'was it written by tools/test.py --dump?')
-        records.append(record_from_sample(s, slices))
+        records = records_from_dump(args.dump, partial(record_from_sample,
+                                                       slices=category_slices()),
+                                    required=('pred_instances', 'gt_instances'))
+    except ValueError as err:
+        raise SystemExit(str(err))
     metrics, _, _ = score_records(records, args.alpha, args.score_thr, args.overlap_thr,
                                   assigner)
     print(format_table(metrics))
