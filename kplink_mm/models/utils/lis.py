@@ -497,7 +497,8 @@ class LocationInstabilityAssigner:
             each crop already named (``keypoints`` / ``keypoint_scores`` of the crop
             prediction): a named peak claimed by one target only stays fixed, so LIS
             acts only where two crops claim one peak (it goes to the claimant with
-            the lowest box + distance-stability cost) and on the slots left empty.
+            the lowest box + distance-stability + own-score cost,
+            :meth:`_settle_shared_claims`) and on the slots left empty.
             False re-names every pooled peak from its identity feature.
         claim_score_weight (float): with ``keep_crop_naming``, weight of the
             claimant crop's own ``-log score`` when two crops named one peak.
