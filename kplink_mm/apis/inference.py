@@ -57,27 +57,28 @@ def _test_pipeline(model):
     return Compose(loader.dataset.pipeline)
 
 
-def _config_lis_args(model) -> dict:
-    """The LIS arguments of the model config's CategoryPCKMetric test evaluator."""
+def _config_evaluator(model, metric_type: str, key: str):
+    """``key`` of the first ``metric_type`` evaluator of the model config (test, else
+    val) that sets it; None when none does."""
     evaluators = model.cfg.get('test_evaluator') or model.cfg.get('val_evaluator') or []
     if isinstance(evaluators, dict):
         evaluators = [evaluators]
     for ev in evaluators:
-        if ev.get('type') == 'CategoryPCKMetric' and ev.get('lis') is not None:
-            return dict(ev['lis'])
-    return {}
+        if ev.get('type') == metric_type and ev.get(key) is not None:
+            return ev[key]
+    return None
+
+
+def _config_lis_args(model) -> dict:
+    """The LIS arguments of the model config's CategoryPCKMetric test evaluator."""
+    return dict(_config_evaluator(model, 'CategoryPCKMetric', 'lis') or {})
 
 
 def _config_link_thresholds(model) -> Dict[str, float]:
     """The operating point(s) of the config's LinkPredictionMetric test evaluator
     (a float or one per category), as ``{category or 'default': threshold}``."""
-    evaluators = model.cfg.get('test_evaluator') or model.cfg.get('val_evaluator') or []
-    if isinstance(evaluators, dict):
-        evaluators = [evaluators]
-    for ev in evaluators:
-        if ev.get('type') == 'LinkPredictionMetric' and ev.get('threshold') is not None:
-            return link_thresholds(ev['threshold'])
-    return link_thresholds(0.5)
+    thr = _config_evaluator(model, 'LinkPredictionMetric', 'threshold')
+    return link_thresholds(0.5 if thr is None else thr)
 
 
 def inference_klpnet(model,

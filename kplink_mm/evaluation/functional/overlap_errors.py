@@ -27,6 +27,8 @@ from typing import Dict, Sequence
 
 import numpy as np
 
+from .identification import pck_hits
+
 ERROR_CLASSES = ('hit', 'missing', 'other_instance', 'misnamed', 'elsewhere')
 
 
@@ -70,9 +72,10 @@ def classify_overlap_errors(records: Sequence[dict], groups: Sequence[Sequence[i
             peaks = peaks[pscores > score_thr]
             pred = np.asarray(rec['pred_keypoints'], np.float64)
             found = np.asarray(rec['pred_scores']).reshape(-1) > score_thr
+            hits = pck_hits(pred, gt, rec['bbox'], alpha, found)  # the metric's rule
             for k in np.flatnonzero(np.asarray(rec['states']).reshape(-1) == 2):
                 counts['total'] += 1
-                if found[k] and np.linalg.norm(pred[k] - gt[k]) < thr:
+                if hits[k]:
                     counts['hit'] += 1
                     continue
                 if len(peaks) and np.linalg.norm(peaks - gt[k], axis=1).min() < thr:

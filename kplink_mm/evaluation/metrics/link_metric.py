@@ -246,7 +246,8 @@ class LinkPredictionMetric(BaseMetric):
     """
     default_prefix = 'link'
 
-    def __init__(self, threshold: Union[float, Dict[str, float]] = 0.5, categories: Optional[Sequence[str]] = None,
+    def __init__(self, threshold: Union[float, Dict[str, float]] = 0.5,
+                 categories: Optional[Sequence[str]] = None,
                  slight_max: float = SLIGHT_OCCLUSION_MAX, collect_device: str = 'cpu',
                  prefix: Optional[str] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)

@@ -26,6 +26,7 @@ from mmpose.registry import KEYPOINT_CODECS, MODELS
 from ...datasets.metainfo import category_slices
 from ...datasets.synth.categories import get_category
 from ...evaluation.functional import identify_keypoints
+from ..utils.lis import solve_assignment
 
 
 class CKLMStage(nn.Module):
@@ -119,7 +120,7 @@ class CKLMHead(BaseHead):
             softmax's mean drifts to the middle of the object, nearest to whatever
             keypoint sits there; measured in docs/cklm.md). ``'assignment'``: the
             crop's peaks and the category's keypoints are matched one to one
-            (``scipy.optimize.linear_sum_assignment`` on ``-log p(keypoint | peak)
+            (``solve_assignment``, scipy's Hungarian solver, on ``-log p(keypoint | peak)
             - log(peak score)``) and a matched peak carries its keypoint's canonical
             point, so two peaks can no longer both be named the same keypoint while
             its partner goes unnamed; unmatched peaks keep the softmax mean.
@@ -409,14 +410,13 @@ class CKLMHead(BaseHead):
         Returns:
             (M, D) features: a matched peak carries its keypoint's canonical point.
         """
-        from scipy.optimize import linear_sum_assignment
         out = np.array(features, dtype=np.float32, copy=True)
         if len(peak_probs) == 0:
             return out
         eps = 1e-6
         cost = -np.log(np.asarray(peak_probs, np.float64) + eps) \
             - np.log(np.asarray(peak_scores, np.float64)[:, None] + eps)
-        rows, cols = linear_sum_assignment(cost)
+        rows, cols = solve_assignment(cost)
         out[rows] = np.asarray(canonical, np.float32)[cols]
         return out
 
@@ -468,7 +468,6 @@ class CKLMHead(BaseHead):
 
     def decode_outputs(self, conf, rest, batch_data_samples):
         """Peaks per sample, then named by the sample's category (StarMap protocol)."""
-        num_union = sum(n for _, n in self.slices.values())
         conf_np = conf[:, 0].detach().cpu().numpy()
         offsets_np = rest[:, :2].detach().cpu().numpy()
         probs = (self._identity_probs(rest[:, 2:], batch_data_samples)
@@ -493,8 +492,8 @@ class CKLMHead(BaseHead):
                     feats[0, :m] = self.assign_peak_identities(
                         peak_probs[0, :m, :len(prob_b)], scores[0, :m],
                         self._sample_category(sample).canonical_keypoints(), feats[0, :m])
-            keypoints = np.zeros((1, num_union, 2), np.float32)
-            kp_scores = np.zeros((1, num_union), np.float32)
+            keypoints = np.zeros((1, self.num_union, 2), np.float32)
+            kp_scores = np.zeros((1, self.num_union), np.float32)
             cat_id = sample.metainfo.get('category_id')
             if cat_id is not None:
                 spec = get_category(int(np.asarray(cat_id).reshape(-1)[0]))
