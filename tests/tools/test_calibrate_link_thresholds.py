@@ -40,3 +40,17 @@ def test_bad_dump_is_named(tmp_path):
     nolinks.write_bytes(pickle.dumps([{'id': 's9', 'category_id': 1}]))
     with pytest.raises(SystemExit, match="sample 0: .*s9.*pred_instances"):
         tool.main([str(nolinks)])
+
+
+def test_apply_scores_at_given_points_and_names_a_bad_file(tmp_path, capsys):
+    dump = tmp_path / 'preds.pkl'
+    dump.write_bytes(pickle.dumps([s.to_dict() for s in _hand_made_samples()]))
+    points = tmp_path / 'points.json'
+    points.write_text(json.dumps({'car': 0.4}))
+    thr = tool.main([str(dump), '--apply', str(points)])
+    assert thr == {'car': 0.4, 'default': 0.5}  # applied, not chosen on this dump
+    assert '| car | 0.400 | 66.7 | 80.0 |' in capsys.readouterr().out
+    bad = tmp_path / 'bad.json'
+    bad.write_text('{not json')
+    with pytest.raises(SystemExit, match='--apply .*bad.json: cannot read thresholds'):
+        tool.main([str(dump), '--apply', str(bad)])
