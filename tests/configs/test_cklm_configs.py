@@ -10,7 +10,7 @@ from mmengine.registry import init_default_scope
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = sorted(glob.glob(osp.join(REPO, 'configs/cklm/*.py')) +
                  glob.glob(osp.join(REPO, 'configs/klpnet/*.py')) +
-                 [osp.join(REPO, 'configs/baselines/topdown-heatmap_res18_kplink-synth-128x128.py')])
+                 glob.glob(osp.join(REPO, 'configs/baselines/topdown-heatmap_res18*_kplink-synth-128x128.py')))
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=osp.basename)
@@ -37,6 +37,11 @@ def test_config_builds_and_forwards(path):
         pack = [t for t in cfg.train_dataloader.dataset.pipeline
                 if t.type == 'PackPoseInputs']
         assert pack[0].get('pack_transformed'), 'links are learned from crop-space labels'
+    # the LR steps fall inside the schedule (a 20-epoch variant must move them too)
+    for sched in cfg.param_scheduler:
+        if sched.type == 'MultiStepLR' and sched.get('by_epoch', True):
+            assert max(sched.milestones) < cfg.train_cfg.max_epochs
+            assert sched.end == cfg.train_cfg.max_epochs
     # the evaluators build (e.g. per-category link operating points are valid)
     from mmpose.registry import METRICS
     evaluators = cfg.val_evaluator if isinstance(cfg.val_evaluator, list) \
