@@ -455,7 +455,8 @@ def solve_assignment(cost: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
 class LISResult(NamedTuple):
     """Result of :meth:`LocationInstabilityAssigner.assign`.
 
-    assignment: (K, N_c) int64 peak index per target slot, -1 where missing.
+    assignment: (K, N_c) int64 peak index per target slot, -1 where missing (a peak
+        is held by one target, except names kept by ``refill_cost_thr``).
     outliers: (M,) int64 candidate peaks assigned to no target (sorted).
     costs: (K, N_c) float64 cost of every assignment (see the class doc; NaN where
         missing), evaluated on the final assignment.
@@ -502,6 +503,14 @@ class LocationInstabilityAssigner:
             False re-names every pooled peak from its identity feature.
         claim_score_weight (float): with ``keep_crop_naming``, weight of the
             claimant crop's own ``-log score`` when two crops named one peak.
+        refill_cost_thr (float, optional): with ``keep_crop_naming``, a crop whose
+            named peak went to another claimant takes the assignment's new peak for
+            that slot only if the slot's cost is at most this; otherwise (or when
+            the slot stays empty) it keeps its own name, and the peak is then held
+            by both targets. Why: the claim is settled wrongly about a third of the
+            time on CKLM's outputs, and a duplicate name costs nothing, while an
+            unsure refill turns the true owner's hit into a miss. None: always
+            refill (the slot may end empty).
     """
 
     def __init__(self, distance_model: Optional[PairDistanceModel] = None,
@@ -511,7 +520,8 @@ class LocationInstabilityAssigner:
                  box_margin: float = 0.05, fixed_feature_thr: float = 2.0,
                  score_thr: float = 0.0, merge_radius: float = 0.03,
                  refine_iters: int = 3, keep_crop_naming: bool = False,
-                 claim_score_weight: float = 1.0):
+                 claim_score_weight: float = 1.0,
+                 refill_cost_thr: Optional[float] = None):
         for name, v in dict(feature_weight=feature_weight, distance_weight=distance_weight,
                             box_weight=box_weight, box_margin=box_margin,
                             merge_radius=merge_radius,
@@ -523,6 +533,10 @@ class LocationInstabilityAssigner:
                             fixed_feature_thr=fixed_feature_thr).items():
             if not np.isfinite(v) or v <= 0:
                 raise ValueError(f'{name}: expected a finite number > 0, got {v!r}')
+        if refill_cost_thr is not None and not (np.isfinite(refill_cost_thr)
+                                                and refill_cost_thr >= 0):
+            raise ValueError(f'refill_cost_thr: expected None or a finite number >= 0, '
+                             f'got {refill_cost_thr!r}')
         if int(refine_iters) != refine_iters or refine_iters < 0:
             raise ValueError(f'refine_iters: expected an integer >= 0, got {refine_iters!r}')
         self.distance_model = (distance_model if distance_model is not None
@@ -541,6 +555,7 @@ class LocationInstabilityAssigner:
         self.refine_iters = int(refine_iters)
         self.keep_crop_naming = bool(keep_crop_naming)
         self.claim_score_weight = float(claim_score_weight)
+        self.refill_cost_thr = None if refill_cost_thr is None else float(refill_cost_thr)
 
     # -- configuration ------------------------------------------------------------------
     def fit(self, instances: Iterable, **kwargs) -> 'LocationInstabilityAssigner':
@@ -669,9 +684,10 @@ class LocationInstabilityAssigner:
             if len(cl) == 1 and assignment[cl[0]] < 0:
                 assignment[cl[0]] = p
                 fixed[cl[0]] = True
+        lost = []
         if self.keep_crop_naming:
-            self._settle_shared_claims(claims, assignment, fixed, peaks, bcost, sizes,
-                                       stats, virt_xy, virt_ok, virt_score)
+            lost = self._settle_shared_claims(claims, assignment, fixed, peaks, bcost,
+                                              sizes, stats, virt_xy, virt_ok, virt_score)
         named_fixed = fixed.copy()   # the caller's word: kept through refinement
 
         # (1b) fixed nodes: inside exactly one box + confident (mutual nearest) identity
@@ -724,6 +740,14 @@ class LocationInstabilityAssigner:
 
         costs = self._slot_costs(assignment, peaks, fcost, bcost, sizes, stats,
                                  virt_xy, virt_ok)
+        if self.refill_cost_thr is not None:
+            keep = [(k, i, p) for k, i, p in lost
+                    if not costs[k, i] <= self.refill_cost_thr]   # NaN: slot empty
+            for k, i, p in keep:
+                assignment[k, i] = p
+            if keep:
+                costs = self._slot_costs(assignment, peaks, fcost, bcost, sizes, stats,
+                                         virt_xy, virt_ok)
         assigned = np.zeros(P, bool)
         assigned[assignment[assignment >= 0]] = True
         outliers = cand[~assigned[cand]]
@@ -738,7 +762,9 @@ class LocationInstabilityAssigner:
         ``claim_score_weight * -log s_ki`` (crop k's own confidence in the peak:
         CKLM learns to show only its target's keypoints, so the owner's crop tends
         to see the peak more strongly). A shared peak is never lost to all of them;
-        the others' slots stay free for the assignment step. In place."""
+        the others' slots stay free for the assignment step. In place; returns the
+        losing claims ``(k, i, p)``."""
+        lost = []
         contested = np.zeros_like(virt_ok)
         for cl in claims.values():
             if len(cl) > 1:
@@ -754,10 +780,13 @@ class LocationInstabilityAssigner:
                                         np.full(len(ok), -1), sizes[k], stats)[0, i]
                 costs.append(bcost[p, k] + self.distance_weight * d - self.claim_score_weight
                              * np.log(max(float(virt_score[k, i]), 1e-6)))
-            k, i = cl[int(np.argmin(costs))]
+            win = int(np.argmin(costs))
+            k, i = cl[win]
             if assignment[k, i] < 0:
                 assignment[k, i] = p
                 fixed[k, i] = True
+            lost += [(kl, il, p) for n, (kl, il) in enumerate(cl) if n != win]
+        return lost
 
     @staticmethod
     def _parse_targets(targets, N: int):

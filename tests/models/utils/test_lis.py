@@ -256,6 +256,14 @@ def test_keep_crop_naming_keeps_unshared_names_and_settles_a_shared_peak():
     np.testing.assert_allclose(out[1], peaks[truth[1]])  # car 1 keeps its keypoint 5
     # car 0's slot 5 is refilled from the peaks nobody holds: its own keypoint 5
     np.testing.assert_allclose(out[0, 5], peaks[truth[0, 5]])
+    # that refill is taken under a generous refill_cost_thr; a strict one keeps
+    # car 0's own (wrong) name instead of risking it
+    for thr, want in ((1e9, peaks[truth[0, 5]]), (0.0, peaks[truth[1, 5]])):
+        lis_t = LocationInstabilityAssigner.from_canonical(
+            'car', keep_crop_naming=True, refine_iters=0, refill_cost_thr=thr)
+        out_t, _ = lis_t.assign_crops(crops, boxes, 'car')
+        np.testing.assert_allclose(out_t[0, 5], want)
+        np.testing.assert_allclose(out_t[1], peaks[truth[1]])
     # the claimants' own scores: car 1's crop barely sees its keypoint 5, car 0's
     # sees it strongly; with a large claim_score_weight car 0 takes the peak
     crops[1]['keypoint_scores'] = np.where(np.arange(N) == 5, 0.01, 1.0)
@@ -264,6 +272,26 @@ def test_keep_crop_naming_keeps_unshared_names_and_settles_a_shared_peak():
     out_s, _ = lis_s.assign_crops(crops, boxes, 'car')
     np.testing.assert_allclose(out_s[0, 5], peaks[truth[1, 5]])
     assert not np.allclose(out_s[1, 5], peaks[truth[1, 5]])
+    # the same wrong settlement with refill_cost_thr: car 1's refill is not cheap
+    # enough, so it keeps its own (right) name and both targets hold the peak
+    lis_k = LocationInstabilityAssigner.from_canonical(
+        'car', keep_crop_naming=True, refine_iters=0, claim_score_weight=100.0,
+        refill_cost_thr=0.0)
+    out_k, _, res_k, _ = lis_k.assign_crops(crops, boxes, 'car', return_result=True)
+    np.testing.assert_allclose(out_k[1, 5], peaks[truth[1, 5]])
+    np.testing.assert_allclose(out_k[0, 5], peaks[truth[1, 5]])
+    assert res_k.assignment[0, 5] == res_k.assignment[1, 5]
+    assert np.isfinite(res_k.costs[1, 5])
+    np.testing.assert_allclose(np.delete(out_k, 5, axis=1), np.delete(out_s, 5, axis=1))
+    # without a threshold car 1's slot 5 ended empty (no free peak fits it); an empty
+    # slot keeps the crop's name at any threshold
+    assert (out_s[1, 5] == 0).all()
+    lis_g = LocationInstabilityAssigner.from_canonical(
+        'car', keep_crop_naming=True, refine_iters=0, claim_score_weight=100.0,
+        refill_cost_thr=1e9)
+    np.testing.assert_allclose(lis_g.assign_crops(crops, boxes, 'car')[0], out_k)
+    with pytest.raises(ValueError, match='refill_cost_thr'):
+        LocationInstabilityAssigner(refill_cost_thr=-1.0)
     with pytest.raises(ValueError, match=r"crop_predictions\[0\]: missing 'keypoints'"):
         lis.assign_crops([dict(peaks=peaks, peak_scores=scores, peak_features=feats)] * 2,
                          boxes, 'car')
