@@ -537,6 +537,9 @@ class LocationInstabilityAssigner:
                                                 and refill_cost_thr >= 0):
             raise ValueError(f'refill_cost_thr: expected None or a finite number >= 0, '
                              f'got {refill_cost_thr!r}')
+        if refill_cost_thr is not None and not keep_crop_naming:
+            # without the crops' names there is no lost name to keep: say so, don't ignore
+            raise ValueError('refill_cost_thr: needs keep_crop_naming=True')
         if int(refine_iters) != refine_iters or refine_iters < 0:
             raise ValueError(f'refine_iters: expected an integer >= 0, got {refine_iters!r}')
         self.distance_model = (distance_model if distance_model is not None

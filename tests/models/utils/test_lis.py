@@ -291,7 +291,9 @@ def test_keep_crop_naming_keeps_unshared_names_and_settles_a_shared_peak():
         refill_cost_thr=1e9)
     np.testing.assert_allclose(lis_g.assign_crops(crops, boxes, 'car')[0], out_k)
     with pytest.raises(ValueError, match='refill_cost_thr'):
-        LocationInstabilityAssigner(refill_cost_thr=-1.0)
+        LocationInstabilityAssigner(keep_crop_naming=True, refill_cost_thr=-1.0)
+    with pytest.raises(ValueError, match='refill_cost_thr: needs keep_crop_naming'):
+        LocationInstabilityAssigner(refill_cost_thr=2.0)
     with pytest.raises(ValueError, match=r"crop_predictions\[0\]: missing 'keypoints'"):
         lis.assign_crops([dict(peaks=peaks, peak_scores=scores, peak_features=feats)] * 2,
                          boxes, 'car')
