@@ -22,7 +22,8 @@ class UnlabelledKeypointsAsNegatives(BaseTransform):
     fell outside the heatmap keeps the codec's zero weight (its location is known,
     only out of view).
 
-    Required keys: keypoints_visible, keypoint_weights, category_slice, heatmaps.
+    Required keys: keypoints_visible, keypoint_weights, category_slice (heatmaps,
+    when present, are checked to be zero where the weight is raised).
     Modified keys: keypoint_weights.
 
     Args:
@@ -56,13 +57,13 @@ class UnlabelledKeypointsAsNegatives(BaseTransform):
             raise ValueError(f'UnlabelledKeypointsAsNegatives ({where}): '
                              f'category_slice={(start, count)} does not fit '
                              f'{weights.shape[-1]} keypoint slots')
-        heatmaps = results.get('heatmaps')
         sl = slice(start, start + count)
         unlabelled = visible[:, sl] < 0.5
+        heatmaps = results.get('heatmaps')
         if heatmaps is not None:
             # The zero target is what makes this a negative; a codec that puts a
             # peak on a non-visible keypoint would turn it into a positive.
-            channels = np.asarray(heatmaps)[start:start + count]
+            channels = np.asarray(heatmaps)[sl]
             peaks = channels.reshape(count, -1).max(axis=1) > 0
             if np.any(unlabelled.any(axis=0) & peaks):
                 raise ValueError(
