@@ -238,3 +238,142 @@ def test_best_f1_thresholds_picks_the_f1_optimum():
     thr = best_f1_thresholds([_rec('car', [0.9, 0.8, 0.6, 0.6] * 5, [1, 1, 0, 0] * 5)],
                              min_positives=5)
     assert thr['car'] == 0.8
+
+
+# ---------------------------------------------------------------- position labels
+def test_match_nodes_to_keypoints_by_hand():
+    from kplink_mm.evaluation.functional import match_nodes_to_keypoints
+    kpts = np.array([[0, 0], [10, 0], [20, 0], [30, 0]], float)
+    labelled = np.array([True, True, True, False])
+    nodes = np.array([[1, 0],      # on 0
+                      [14, 0],     # nearer 10 than 20: on 1
+                      [15, 0],     # tie between 1 and 2: the lower index
+                      [29, 0],     # nearest is unlabelled 3; labelled 2 is 9 away
+                      [40, 0],     # 10 from labelled 3? no: 3 unlabelled, 2 is 20 away
+                      [5, 5],      # sqrt(50) ~ 7.07 from 0 and 1: on 0 (tie)
+                      [np.nan, 0]])  # no position: on nothing
+    np.testing.assert_array_equal(match_nodes_to_keypoints(nodes, kpts, labelled, 10),
+                                  [0, 1, 1, 2, -1, 0, -1])
+    # the radius is strict, as in PCK: exactly 10 away is no match
+    np.testing.assert_array_equal(
+        match_nodes_to_keypoints([[10, 10]], kpts, labelled, 10), [-1])
+    assert match_nodes_to_keypoints(np.zeros((0, 2)), kpts, labelled, 10).shape == (0,)
+    with pytest.raises(ValueError, match='labelled has 3 values for 4'):
+        match_nodes_to_keypoints(nodes, kpts, labelled[:3], 10)
+    with pytest.raises(ValueError, match='radius'):
+        match_nodes_to_keypoints(nodes, kpts, labelled, -1)
+
+
+CHAIR_START = 24  # chair: union slots 24..33; links (0,1) (0,2) (1,3) (2,3) (4,5) ...
+
+
+def _chair_position_sample(sid='p1', peak_pairs=True):
+    """A chair whose keypoint i lies at (10 i, 0) (bbox 100 wide: radius 10) and four
+    peaks: on keypoints 0, 1 and 2, and one on none. The node on keypoint 1 is
+    misnamed 3. Pairs (names -> where they lie):
+        a (0, 3) -> (0, 1)   name: no link,  position: link      score 0.9
+        b (0, 2) -> (0, 2)   name: link,     position: link      score 0.8
+        c (3, 2) -> (1, 2)   name: link,     position: no link   score 0.3
+        d (2, -) -> (2, -)   name: no link,  position: no link   score 0.2
+    """
+    gt = np.zeros((NUM_UNION, 2), np.float32)
+    gt[CHAIR_START:CHAIR_START + 10, 0] = np.arange(10) * 10
+    peaks = np.array([[1, 0], [11, 1], [20.5, 0], [55, 30]], np.float32)
+    names = np.array([0, 3, 2, -1])
+    node_pairs = np.array([[0, 1], [0, 2], [1, 2], [2, 3]])
+    union = np.where(names[node_pairs] >= 0, names[node_pairs] + CHAIR_START, -1)
+    sample = _sample(3, _states(CHAIR_START, 10), union, [0.9, 0.8, 0.3, 0.2], sid)
+    sample.gt_instances = InstanceData(keypoints=gt[None],
+                                       bboxes=np.array([[0, 0, 100, 50]], np.float32))
+    pred = sample.pred_instances
+    pred.peaks = peaks[None]
+    if peak_pairs:
+        pred.link_peak_pairs = node_pairs[None]
+    return sample
+
+
+def test_position_labels_judge_nodes_by_where_they_lie():
+    sample = _chair_position_sample()
+    slices = category_slices()
+    by_name = link_record_from_sample(sample, slices)
+    by_pos = link_record_from_sample(sample, slices, labels='position')
+    assert by_name['labels'].tolist() == [False, True, True, False]
+    assert by_pos['labels'].tolist() == [True, True, False, False]
+    assert by_pos['name_labels'].tolist() == by_name['labels'].tolist()
+    np.testing.assert_array_equal(by_pos['pairs'], [[0, 1], [0, 2], [1, 2], [2, -1]])
+
+    metric = METRICS.build(dict(type='LinkPredictionMetric', labels='position'))
+    metric.process({}, [sample.to_dict()])
+    res = metric.evaluate(1)
+    # >= 0.5: a, b predicted; both true links, no true link missed
+    assert res['link_pos/F1'] == 1.0 and res['link_pos/AUC'] == 1.0
+    # chair: 11 links between labelled keypoints, found (0,1) and (0,2)
+    assert res['link_pos/skeleton_recall'] == pytest.approx(2 / 11)
+    # by name the same scores are half wrong: TP b, FP a, FN c; AUC 2 of 4 orders
+    named = evaluate_link_records([by_name])
+    assert named['F1'] == pytest.approx(0.5) and named['AUC'] == pytest.approx(0.5)
+
+
+def test_name_lookup_baseline_is_perfect_by_name_not_by_position():
+    from kplink_mm.evaluation.metrics.link_metric import name_lookup_records
+    slices = category_slices()
+    by_name = link_record_from_sample(_chair_position_sample(), slices)
+    by_pos = link_record_from_sample(_chair_position_sample(), slices, labels='position')
+    assert evaluate_link_records(name_lookup_records([by_name]))['F1'] == 1.0
+    # by position the lookup predicts b, c: TP b, FP c, FN a
+    look = evaluate_link_records(name_lookup_records([by_pos]))
+    assert look['precision'] == 0.5 and look['recall'] == 0.5
+    with pytest.raises(KeyError, match='name_labels'):
+        name_lookup_records([dict(scores=np.zeros(1))])
+
+
+def test_position_labels_reject_missing_or_bad_fields():
+    slices = category_slices()
+    with pytest.raises(KeyError, match="no 'link_peak_pairs'.*labels='name'"):
+        link_record_from_sample(_chair_position_sample(peak_pairs=False), slices,
+                                labels='position')
+    bad = _chair_position_sample()
+    bad.pred_instances.link_peak_pairs = np.array([[[0, 1], [0, 9], [1, 2], [2, 3]]])
+    with pytest.raises(ValueError, match=r'link_peak_pairs holds \[0, 9\].*0\.\.3'):
+        link_record_from_sample(bad, slices, labels='position')
+    no_gt = _chair_position_sample()
+    del no_gt.gt_instances
+    with pytest.raises(KeyError, match="gt_instances has no 'keypoints'"):
+        link_record_from_sample(no_gt, slices, labels='position')
+    with pytest.raises(ValueError, match="labels must be one of"):
+        link_record_from_sample(no_gt, slices, labels='geometry')
+    with pytest.raises(ValueError, match='labels must be one of'):
+        LinkPredictionMetric(labels='where')
+    with pytest.raises(ValueError, match='alpha must be > 0'):
+        LinkPredictionMetric(labels='position', alpha=0)
+    # one evaluator can hold both: the prefixes differ unless given
+    assert LinkPredictionMetric().prefix == 'link'
+    assert LinkPredictionMetric(labels='position').prefix == 'link_pos'
+
+
+def test_head_writes_the_peaks_of_its_nodes():
+    from kplink_mm.models.heads import CLPGMHead
+    from kplink_mm.datasets.synth.categories import get_category
+    head = CLPGMHead(in_channels=0, hidden_channels=8, latent_channels=4, num_layers=1)
+    canon = get_category('chair').canonical_keypoints()
+    # five peaks; the features of peaks 4, 1, 3 are chair keypoints 0, 2, 5; those of
+    # peaks 0 and 2 are far from every canonical point, so no slot takes them
+    feats = np.stack([canon[0] + 5, canon[2], canon[1] + 5, canon[5], canon[0]])
+    peaks = np.arange(10, dtype=np.float32).reshape(5, 2)
+    inp = head.graph_inputs_from_peaks(peaks, np.full(5, 0.9), feats, 'chair', (64, 64))
+    assert sorted(inp['peak_index'].tolist()) == [1, 3, 4]
+    np.testing.assert_array_equal(inp['positions'], peaks[inp['peak_index']])
+    head.eval()
+    links = head.predict_links(head(None, [inp]))
+    fields = head.link_fields(links, [inp])[0]
+    ppairs = fields['link_peak_pairs'][0]
+    assert ppairs.shape == fields['link_pairs'][0].shape
+    # every endpoint's peak carries the slot that link_pairs names
+    slot_of_peak = dict(zip(inp['peak_index'].tolist(), inp['slots'].tolist()))
+    for (pa, pb), (sa, sb) in zip(ppairs, fields['link_pairs'][0]):
+        assert (slot_of_peak[pa] + CHAIR_START, slot_of_peak[pb] + CHAIR_START) == (sa, sb)
+    # ground-truth nodes have no peaks: no field, and the metric says what it lacks
+    gt_inp = dict(positions=torch.rand(3, 2) * 64, canonical=torch.rand(3, 3),
+                  slots=torch.tensor([0, 1, 2]), category='chair', input_size=(64, 64))
+    gt_fields = head.link_fields(head.predict_links(head(None, [gt_inp])), [gt_inp])[0]
+    assert 'link_peak_pairs' not in gt_fields

@@ -54,3 +54,30 @@ def test_apply_scores_at_given_points_and_names_a_bad_file(tmp_path, capsys):
     bad.write_text('{not json')
     with pytest.raises(SystemExit, match='--apply .*bad.json: cannot read thresholds'):
         tool.main([str(dump), '--apply', str(bad)])
+
+
+def test_position_labels_and_the_name_lookup(tmp_path, capsys):
+    from tests.evaluation.test_link_metric import _chair_position_sample
+    dump = tmp_path / 'preds.pkl'
+    dump.write_bytes(pickle.dumps([_chair_position_sample().to_dict()]))
+    # the model's scores: by position a, b (0.9, 0.8) are the links -> F1 1 at 0.5
+    tool.main([str(dump), '--labels', 'position', '--min-positives', '1'])
+    text = capsys.readouterr().out
+    assert '| all | - | 100.0 |' in text and "labels='position'" in text
+    # the lookup predicts b, c: TP b, FP c, FN a -> F1 0.5 at any point in (0, 1]
+    tool.main([str(dump), '--labels', 'position', '--name-lookup', '--apply',
+               str(_points(tmp_path))])
+    assert '| all | - | 50.0 | 50.0 |' in capsys.readouterr().out
+    # and by name it is right on every pair
+    tool.main([str(dump), '--name-lookup', '--apply', str(_points(tmp_path))])
+    assert '| all | - | 100.0 | 100.0 |' in capsys.readouterr().out
+    no_peaks = _chair_position_sample(peak_pairs=False)
+    dump.write_bytes(pickle.dumps([no_peaks.to_dict()]))
+    with pytest.raises(SystemExit, match="sample 0: .*link_peak_pairs"):
+        tool.main([str(dump), '--labels', 'position'])
+
+
+def _points(tmp_path):
+    points = tmp_path / 'half.json'
+    points.write_text(json.dumps({'default': 0.5}))
+    return points

@@ -84,7 +84,33 @@ def test_klpnet_joint_then_links_then_lis(tiny_synth, tiny_pose_cfg_options, tmp
                 '--work-dir', str(tmp_path / 'bench'), '--cfg-options'] + opts,
                cwd=str(tmp_path), env=subprocess_env)
     assert 'Keypoints: PCK@0.1' in out and "ratios to 'plain'" in out
-    assert 'Links (threshold 0.5)' in out and '\nLIS ' in out
+    assert 'Links (labels by name' in out and '\nLIS ' in out
+    assert 'labels by position' not in out  # neither config scores by position
+
+
+CFG_PEAK_NODES = osp.join(
+    REPO, 'configs/klpnet/klpnet-links-catlogits-peaknodes_res18_cpu_kplink-synth-128x128.py')
+
+
+def test_links_on_peak_nodes_train_and_score_by_position(tiny_synth, tiny_pose_cfg_options,
+                                                         tmp_path, subprocess_env):
+    """The peak-node config trains its links on a frozen CKLM's peaks and tests with
+    the links labelled both by name and by position."""
+    opts = tiny_pose_cfg_options(tiny_synth)
+    cklm = _random_checkpoint(CFG_PEAK_NODES, 'mmpose', str(tmp_path / 'cklm.pth'))
+    work = str(tmp_path / 'peaks')
+    log = _run([osp.join(REPO, 'tools/train.py'), CFG_PEAK_NODES, '--work-dir', work,
+                '--cfg-options', f'load_from={cklm}'] + opts,
+               cwd=str(tmp_path), env=subprocess_env)
+    assert 'loss_link_recon' in log and 'loss_conf_s1' not in log
+    out = _run([osp.join(REPO, 'tools/analysis/klpnet_benchmark.py'),
+                '--model', f'peaks={CFG_PEAK_NODES}:{osp.join(work, "epoch_1.pth")}',
+                '--work-dir', str(tmp_path / 'bench'), '--cfg-options'] + opts,
+               cwd=str(tmp_path), env=subprocess_env)
+    assert 'Links (labels by name' in out and 'Links (labels by position' in out
+    metrics = _metrics(osp.join(str(tmp_path / 'bench'), 'peaks'))
+    for key in ('link/F1', 'link_pos/F1', 'link_pos/precision', 'link_pos/recall'):
+        assert key in metrics and 0.0 <= metrics[key] <= 1.0, sorted(metrics)
 
 
 DET_CFG = osp.join(REPO, 'configs/dpad/atss_dpad_r18_cpu_kplink-synth-256.py')

@@ -6,12 +6,20 @@
         [--out thresholds.json] [--default 0.5] [--min-positives 20]
     python tools/analysis/calibrate_link_thresholds.py work_dirs/x/val_preds.pkl \
         --apply thresholds.json     # score another split at the chosen points
+    ... --labels position          # a pair's truth from where its nodes lie
+    ... --name-lookup              # score the names' skeleton lookup instead
 
 For every category, the threshold with the highest link F1 over the dump's candidate
 pairs (``link_metric.best_f1_thresholds``). Calibrate on a split you do not report
 (the training split), then evaluate with ``LinkPredictionMetric(threshold=<the
 dict>)``; the tool prints the dict and the F1 on the dump at 0.5 and at the chosen
 points.
+
+``--labels`` says how a pair's truth is read (``LinkPredictionMetric(labels=...)``):
+``name`` from the names the model gave its two nodes, ``position`` from the
+ground-truth keypoints they lie on. ``--name-lookup`` scores the same pairs by a
+lookup of the skeleton from the names (the image-blind baseline; perfect under
+``name`` by construction).
 """
 import argparse
 import json
@@ -27,7 +35,8 @@ if ROOT not in sys.path:
 from kplink_mm.datasets.metainfo import category_slices  # noqa: E402
 from kplink_mm.evaluation.dump import records_from_dump  # noqa: E402
 from kplink_mm.evaluation.metrics.link_metric import (  # noqa: E402
-    best_f1_thresholds, evaluate_records, record_from_sample)
+    LABEL_MODES, best_f1_thresholds, evaluate_records, name_lookup_records,
+    record_from_sample)
 
 
 def main(argv=None):
@@ -39,12 +48,21 @@ def main(argv=None):
     parser.add_argument('--min-positives', type=int, default=20)
     parser.add_argument('--apply', help='JSON thresholds (from --out) to score this dump '
                         'with, instead of choosing them on it')
+    parser.add_argument('--labels', choices=LABEL_MODES, default='name',
+                        help="a pair's truth: from its nodes' names or from where they "
+                        'lie (default: name)')
+    parser.add_argument('--name-lookup', action='store_true',
+                        help='score the pairs by the skeleton lookup of their names '
+                        '(the image-blind baseline) instead of the model')
     args = parser.parse_args(argv)
     try:
         records = records_from_dump(args.dump, partial(record_from_sample,
-                                                       slices=category_slices()))
+                                                       slices=category_slices(),
+                                                       labels=args.labels))
     except ValueError as err:
         raise SystemExit(str(err))
+    if args.name_lookup:
+        records = name_lookup_records(records)
     if args.apply:
         try:
             with open(args.apply) as f:
@@ -71,7 +89,8 @@ def main(argv=None):
           f'{100 * tuned["recall"]:.1f}; AUC {100 * fixed["AUC"]:.1f}')
     # floored, so the pair that sets a threshold stays above it
     rounded = {k: math.floor(v * 1000) / 1000 for k, v in thresholds.items()}
-    print('LinkPredictionMetric(threshold=' + json.dumps(rounded) + ')')
+    labels = '' if args.labels == 'name' else f", labels='{args.labels}'"
+    print('LinkPredictionMetric(threshold=' + json.dumps(rounded) + labels + ')')
     if args.out:
         with open(args.out, 'w') as f:
             json.dump(rounded, f, indent=1, sort_keys=True)

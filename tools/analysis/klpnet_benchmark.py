@@ -97,22 +97,33 @@ def main(argv=None):
         print(f'  {name:<14} {_ratio(m.get("kplink/PCK"), base.get("kplink/PCK")):>7} '
               f'{_ratio(m.get("kplink/overlap/PCK"), base.get("kplink/overlap/PCK")):>7}')
 
-    print('\nLinks (threshold 0.5): ROC-AUC, AP, precision, recall, F1')
+    # 'link': a pair's truth from its nodes' names; 'link_pos': from where they lie
+    # (LinkPredictionMetric(labels='position'), when the config has one)
+    for prefix, title in (('link', 'labels by name'), ('link_pos', 'labels by position')):
+        if not any(f'{prefix}/F1' in m for m in results.values()):
+            continue
+        _print_links(results, cats, prefix, title)
+    return results
+
+
+def _print_links(results: dict, cats, prefix: str, title: str) -> None:
+    print(f"\nLinks ({title}, the config's operating points): ROC-AUC, AP, "
+          'precision, recall, F1')
     names = ('AUC', 'AP', 'precision', 'recall', 'F1')
     print(f'{"model / group":<26}' + ''.join(f'{n:>10}' for n in names))
     for name, m in results.items():
-        if 'link/AUC' in m:
-            print(f'{name:<26}' + ''.join(f'{_pct(m.get(f"link/{n}")):>10}' for n in names))
+        if f'{prefix}/F1' in m:
+            print(f'{name:<26}' +
+                  ''.join(f'{_pct(m.get(f"{prefix}/{n}")):>10}' for n in names))
     last_name, last = list(results.items())[-1]
     groups = [f'/{c}' for c in cats] + ['/occlusion_none', '/occlusion_slight',
                                         '/occlusion_heavy']
-    if 'link/AUC' in last:
+    if f'{prefix}/F1' in last:
         print(f'per group, {last_name}:')
         for g in groups:
-            if any(f'link/{n}{g}' in last for n in names):
+            if any(f'{prefix}/{n}{g}' in last for n in names):
                 print(f'  {g[1:]:<24}' +
-                      ''.join(f'{_pct(last.get(f"link/{n}{g}")):>10}' for n in names))
-    return results
+                      ''.join(f'{_pct(last.get(f"{prefix}/{n}{g}")):>10}' for n in names))
 
 
 if __name__ == '__main__':

@@ -4,7 +4,13 @@ A link predictor scores candidate pairs of a target's keypoints; a pair is a tru
 link when both endpoints are known keypoints of the category, are labelled, and are
 joined in the category skeleton.
 
-* `link_scores_per_pair`: candidate pairs + scores -> (scores, labels);
+* `link_scores_per_pair`: candidate pairs + scores -> (scores, labels), a pair's
+  label read from the **names** of its two nodes;
+* `match_nodes_to_keypoints` + `position_link_labels`: the label read from **where**
+  the two nodes lie (each node takes the labelled ground-truth keypoint nearest to
+  it within a PCK radius); a misnamed node is then scored by the keypoint it sits
+  on, so a link drawn between two physically joined keypoints counts as true
+  whatever the nodes were called;
 * `roc_auc` (from `occlusion.py`: tied scores form one ROC step, so the area is the
   Mann-Whitney statistic) and `average_precision` (step-wise area under the
   precision-recall curve, sklearn's ``average_precision_score``);
@@ -20,7 +26,8 @@ import numpy as np
 from .occlusion import _scores_labels, roc_auc
 
 __all__ = ['OCCLUSION_LEVELS', 'SLIGHT_OCCLUSION_MAX', 'average_precision',
-           'link_scores_per_pair', 'occlusion_level', 'precision_recall_f1', 'roc_auc']
+           'link_scores_per_pair', 'match_nodes_to_keypoints', 'occlusion_level',
+           'position_link_labels', 'precision_recall_f1', 'roc_auc']
 
 OCCLUSION_LEVELS = ('none', 'slight', 'heavy')
 # An instance with an occluded fraction in (0, 0.3] is 'slight', above it 'heavy'.
@@ -78,6 +85,71 @@ def link_scores_per_pair(pairs: Optional[np.ndarray], scores: np.ndarray,
         ok[inside] = labelled[a[inside]] & labelled[b[inside]]
         labels &= ok
     return scores, labels
+
+
+def match_nodes_to_keypoints(nodes: np.ndarray, keypoints: np.ndarray,
+                             labelled: np.ndarray, radius: float) -> np.ndarray:
+    """The ground-truth keypoint each node lies on.
+
+    Args:
+        nodes (np.ndarray): ``(N, 2)`` node positions.
+        keypoints (np.ndarray): ``(K, 2)`` the target's ground-truth keypoints, in
+            the same frame.
+        labelled (np.ndarray): ``(K,)`` bool; unlabelled keypoints take no node.
+        radius (float): a node not closer than this to any labelled keypoint
+            lies on none (PCK's ``alpha * max(bbox w, h)``, strict as in PCK).
+
+    Returns:
+        np.ndarray: ``(N,)`` int64, the index of the nearest labelled keypoint
+        closer than ``radius`` (ties: the lower index), else -1. Several nodes may lie on
+        one keypoint: each is judged on its own, as a drawn line would be.
+    """
+    nodes = np.asarray(nodes, np.float64).reshape(-1, 2)
+    keypoints = np.asarray(keypoints, np.float64).reshape(-1, 2)
+    labelled = np.asarray(labelled, bool).reshape(-1)
+    if labelled.shape != (len(keypoints),):
+        raise ValueError(f'labelled has {labelled.size} values for {len(keypoints)} '
+                         'keypoints')
+    if not np.isfinite(radius) or radius < 0:
+        raise ValueError(f'radius must be finite and >= 0, got {radius}')
+    out = np.full(len(nodes), -1, np.int64)
+    if not len(nodes) or not labelled.any():
+        return out
+    dist = np.linalg.norm(nodes[:, None] - keypoints[None], axis=-1)
+    dist[:, ~labelled] = np.inf
+    dist[~np.isfinite(dist)] = np.inf  # a NaN node lies on nothing
+    best = dist.argmin(1)
+    near = dist[np.arange(len(nodes)), best] < radius
+    out[near] = best[near]
+    return out
+
+
+def position_link_labels(endpoints: np.ndarray, keypoints: np.ndarray,
+                         labelled: np.ndarray, skeleton: Sequence[Tuple[int, int]],
+                         radius: float) -> Tuple[np.ndarray, np.ndarray]:
+    """Labels of candidate pairs from where their endpoints lie.
+
+    Args:
+        endpoints (np.ndarray): ``(M, 2, 2)`` the two nodes' positions of each pair
+            (NaN: a node with no position, which lies on nothing).
+        keypoints, labelled, radius: see `match_nodes_to_keypoints`.
+        skeleton (Sequence[tuple]): the category's links.
+
+    Returns:
+        tuple: ``labels`` (M,) bool, true iff the two nodes lie on two different
+        keypoints joined in the skeleton; ``pairs`` (M, 2) int64 the keypoints they
+        lie on (-1: none).
+    """
+    endpoints = np.asarray(endpoints, np.float64)
+    if endpoints.size == 0:
+        endpoints = endpoints.reshape(0, 2, 2)
+    if endpoints.ndim != 3 or endpoints.shape[1:] != (2, 2):
+        raise ValueError(f'endpoints must be (M, 2, 2) positions; got shape '
+                         f'{endpoints.shape}')
+    on = match_nodes_to_keypoints(endpoints.reshape(-1, 2), keypoints, labelled,
+                                  radius).reshape(-1, 2)
+    _, labels = link_scores_per_pair(on, np.zeros(len(on)), skeleton)
+    return labels, on
 
 
 def average_precision(scores: np.ndarray, labels: np.ndarray) -> float:

@@ -13,10 +13,24 @@ length for all its fields).
 
 Ground truth: the skeleton of the sample's category (``category_id``), and the
 keypoint states from the metainfo ``keypoint_states`` (K_union values; 0 outside the
-image, 1 occluded, 2 visible). A candidate pair is a true link iff both slots are
-keypoints of the instance's category, both are labelled (state 1 or 2) and they are
-joined in the skeleton; a pair with an unknown (-1) slot or a slot of another
-category (conditioned on a wrong category) is a negative.
+image, 1 occluded, 2 visible). Two ways to label a candidate pair (``labels``):
+
+``'name'``      the pair is a true link iff both slots (the names the model gave its
+                nodes) are keypoints of the instance's category, both are labelled
+                (state 1 or 2) and they are joined in the skeleton; a pair with an
+                unknown (-1) slot or a slot of another category (conditioned on a
+                wrong category) is a negative. This scores links *given* the names:
+                a table lookup of the skeleton from the names gets every pair right,
+                however wrong the names are.
+``'position'``  each node takes the labelled ground-truth keypoint it lies on
+                (nearest, closer than ``alpha * max(bbox w, h)``, PCK's radius), and
+                the pair is a true link iff those two keypoints differ and are joined
+                in the skeleton: what a user sees in the drawn skeleton. A misnamed
+                node is judged by where it is; a node on no keypoint makes
+                negatives. Reads ``pred_instances.peaks`` (P, 2) image pixels and
+                ``link_peak_pairs`` (1, M, 2), the peak index of each endpoint
+                (``CLPGMHead.link_fields`` writes it), and ``gt_instances.keypoints``
+                / ``bboxes``.
 
 Metrics (prefix ``link``), pooled over the candidate pairs of all samples (micro):
     AUC, AP                 ROC-AUC and average precision of the link scores
@@ -46,9 +60,11 @@ from ...datasets.metainfo import category_slices
 from ...datasets.synth.categories import get_category
 from ..functional.links import (OCCLUSION_LEVELS, SLIGHT_OCCLUSION_MAX,
                                 average_precision, link_scores_per_pair,
-                                occlusion_level, precision_recall_f1, roc_auc)
+                                occlusion_level, position_link_labels,
+                                precision_recall_f1, roc_auc)
 
 METRIC_NAMES = ('AUC', 'AP', 'precision', 'recall', 'F1', 'skeleton_recall')
+LABEL_MODES = ('name', 'position')
 
 
 def _np(x):
@@ -60,7 +76,8 @@ def _as_dict(sample) -> dict:
 
 
 def record_from_sample(sample, slices: Dict[str, tuple],
-                       slight_max: float = SLIGHT_OCCLUSION_MAX) -> dict:
+                       slight_max: float = SLIGHT_OCCLUSION_MAX, labels: str = 'name',
+                       alpha: float = 0.1) -> dict:
     """What the metric keeps of one data sample (dict or PoseDataSample).
 
     Args:
@@ -70,12 +87,19 @@ def record_from_sample(sample, slices: Dict[str, tuple],
         slices (dict): ``{category: (first union slot, keypoint count)}``, used when
             the sample carries no ``category_slice``.
         slight_max (float): see `occlusion_level`.
+        labels (str): ``'name'`` or ``'position'`` (module docstring).
+        alpha (float): the ``'position'`` radius as a fraction of max(bbox w, h).
 
     Returns:
         dict: ``category``, ``sample_id``, ``pairs`` (M, 2) category-local keypoint
-        indices (-1: unknown or another category's slot), ``scores`` (M,),
-        ``labels`` (M,) bool, ``states`` (n,), ``level``.
+        indices (-1: unknown or another category's slot) of the endpoints' names,
+        or with ``'position'`` of the keypoints they lie on (-1: none), ``scores``
+        (M,), ``labels`` (M,) bool, ``states`` (n,), ``level``, and
+        ``name_labels`` (M,) bool: the ``'name'`` labels, kept so that a lookup of
+        the skeleton from the names can be scored as a baseline.
     """
+    if labels not in LABEL_MODES:
+        raise ValueError(f'labels must be one of {LABEL_MODES}, got {labels!r}')
     sample = _as_dict(sample)
     sid = sample.get('id', sample.get('img_path', '?'))
     if 'pred_instances' not in sample:
@@ -135,10 +159,65 @@ def record_from_sample(sample, slices: Dict[str, tuple],
     local = pairs - start
     local[(pairs < 0) | (local < 0) | (local >= count)] = -1
     states = states[start:start + count].astype(np.int64)
-    scores, labels = link_scores_per_pair(local, scores, spec.skeleton,
-                                          labelled=np.isin(states, (1, 2)))
+    labelled = np.isin(states, (1, 2))
+    scores, name_labels = link_scores_per_pair(local, scores, spec.skeleton,
+                                               labelled=labelled)
+    pair_labels = name_labels
+    if labels == 'position':
+        pair_labels, local = _position_labels(sample, pred, where, sid, start, count,
+                                              labelled, len(pairs), spec, alpha)
     return dict(category=spec.name, sample_id=sid, pairs=local, scores=scores,
-                labels=labels, states=states, level=occlusion_level(states, slight_max))
+                labels=pair_labels, name_labels=name_labels, states=states,
+                level=occlusion_level(states, slight_max))
+
+
+def _position_labels(sample, pred, where, sid, start, count, labelled, num_pairs, spec,
+                     alpha):
+    """``'position'`` labels of one sample's pairs (see the module docstring)."""
+    for key in ('peaks', 'link_peak_pairs'):
+        if key not in pred:
+            raise KeyError(f"{where} has no '{key}', which labels='position' needs "
+                           '(CLPGMHead.link_fields writes link_peak_pairs for nodes made '
+                           "from peaks); use labels='name' for ground-truth nodes")
+    gt = _as_dict(sample.get('gt_instances', {}))
+    for key in ('keypoints', 'bboxes'):
+        if key not in gt:
+            raise KeyError(f"sample {sid}: gt_instances has no '{key}', which "
+                           "labels='position' needs")
+    peaks = _np(pred['peaks']).reshape(-1, 2).astype(np.float64)
+    index = _np(pred['link_peak_pairs']).reshape(-1, 2)
+    if len(index) != num_pairs:
+        raise ValueError(f'{where}.link_peak_pairs has {len(index)} pairs; link_pairs '
+                         f'has {num_pairs}')
+    index = index.astype(np.int64)
+    if index.size and (index.min() < -1 or index.max() >= len(peaks)):
+        raise ValueError(f'{where}.link_peak_pairs holds [{index.min()}, {index.max()}]; '
+                         f'expected -1 or 0..{len(peaks) - 1} (peaks)')
+    ends = np.full(index.shape + (2,), np.nan)
+    ends[index >= 0] = peaks[index[index >= 0]]
+    gt_kpts = _np(gt['keypoints']).reshape(-1, 2)
+    if len(gt_kpts) < start + count:
+        raise ValueError(f'sample {sid}: gt_instances.keypoints has {len(gt_kpts)} '
+                         f'rows; the slice ({start}, {count}) of {spec.name!r} needs '
+                         f'{start + count}')
+    x1, y1, x2, y2 = _np(gt['bboxes']).reshape(-1, 4)[0].astype(np.float64)
+    radius = alpha * max(x2 - x1, y2 - y1)
+    return position_link_labels(ends, gt_kpts[start:start + count], labelled,
+                                spec.skeleton, radius)
+
+
+def name_lookup_records(records: Sequence[dict]) -> List[dict]:
+    """The same candidate pairs scored by a lookup of the skeleton from the nodes'
+    names (1 if the named keypoints are joined, else 0), ignoring the image: the
+    baseline a link predictor has to beat under ``labels='position'``. (Under
+    ``'name'`` it is right on every pair by construction.)"""
+    out = []
+    for r in records:
+        if 'name_labels' not in r:
+            raise KeyError(f"record {r.get('sample_id', '?')} has no 'name_labels'; "
+                           'make it with link_metric.record_from_sample')
+        out.append(dict(r, scores=np.asarray(r['name_labels'], np.float64)))
+    return out
 
 
 def link_thresholds(threshold: Union[float, Mapping[str, float]]) -> Dict[str, float]:
@@ -243,22 +322,39 @@ class LinkPredictionMetric(BaseMetric):
         categories (Sequence[str], optional): the union keypoint space's categories,
             in dataset order (default: all kplink-synth categories).
         slight_max (float): occluded fraction up to which an instance is 'slight'.
+        labels (str): how a candidate pair's truth is read: ``'name'`` from the
+            nodes' names, ``'position'`` from the ground-truth keypoints the nodes
+            lie on (module docstring). The prefix defaults to ``link`` and
+            ``link_pos`` respectively, so one evaluator can hold both.
+        alpha (float): the ``'position'`` match radius, a fraction of
+            max(bbox w, h) (PCK's alpha).
     """
     default_prefix = 'link'
 
     def __init__(self, threshold: Union[float, Dict[str, float]] = 0.5,
                  categories: Optional[Sequence[str]] = None,
-                 slight_max: float = SLIGHT_OCCLUSION_MAX, collect_device: str = 'cpu',
+                 slight_max: float = SLIGHT_OCCLUSION_MAX, labels: str = 'name',
+                 alpha: float = 0.1, collect_device: str = 'cpu',
                  prefix: Optional[str] = None) -> None:
+        if labels not in LABEL_MODES:
+            raise ValueError(f'LinkPredictionMetric: labels must be one of {LABEL_MODES}, '
+                             f'got {labels!r}')
+        if not alpha > 0:
+            raise ValueError(f'LinkPredictionMetric: alpha must be > 0, got {alpha}')
+        if prefix is None and labels == 'position':
+            prefix = 'link_pos'
         super().__init__(collect_device=collect_device, prefix=prefix)
         link_thresholds(threshold)  # fail at build time on a bad value
         self.threshold = threshold
         self.slight_max = slight_max
+        self.labels = labels
+        self.alpha = alpha
         self.slices = category_slices(categories)
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
         for sample in data_samples:
-            self.results.append(record_from_sample(sample, self.slices, self.slight_max))
+            self.results.append(record_from_sample(sample, self.slices, self.slight_max,
+                                                   self.labels, self.alpha))
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
         metrics = evaluate_records(results, self.threshold)

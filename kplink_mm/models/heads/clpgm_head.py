@@ -578,17 +578,25 @@ class CLPGMHead(BaseModule):
                     graph_inputs: Sequence[dict]) -> List[dict]:
         """``pred_instances`` fields read by ``LinkPredictionMetric``, per target:
         ``link_pairs`` (1, M, 2) int64 **union** slot indices (-1: node of unknown
-        identity) and ``link_scores`` (1, M) float32. The leading 1 is the instance
-        axis of a top-down sample (InstanceData wants one length for all fields)."""
+        identity) and ``link_scores`` (1, M) float32; for nodes made from peaks
+        (``graph_inputs_from_peaks``: ``peak_index``) also ``link_peak_pairs``
+        (1, M, 2) int64, the peak each endpoint is, which the metric's
+        ``labels='position'`` reads. The leading 1 is the instance axis of a
+        top-down sample (InstanceData wants one length for all fields)."""
         fields = []
         for t, (link, inp) in enumerate(zip(links, graph_inputs)):
             spec, _ = self._category(inp['category'], f'graph_inputs[{t}]')
             slot = link['slot_pairs'].detach().cpu().numpy().astype(np.int64)
             union = np.where(slot >= 0, slot + self.slices[spec.name][0], -1)
-            fields.append(dict(
+            field = dict(
                 link_pairs=union.reshape(1, -1, 2),
                 link_scores=link['scores'].detach().cpu().numpy().astype(np.float32)
-                .reshape(1, -1)))
+                .reshape(1, -1))
+            if inp.get('peak_index') is not None:
+                peak_index = np.asarray(inp['peak_index'], np.int64).reshape(-1)
+                pairs = link['pairs'].detach().cpu().numpy().astype(np.int64)
+                field['link_peak_pairs'] = peak_index[pairs].reshape(1, -1, 2)
+            fields.append(field)
         return fields
 
     # ------------------------------------------------------------------ node sets
@@ -655,4 +663,5 @@ class CLPGMHead(BaseModule):
         canon = canonical[slots] if self.snap_canonical and nodes else feats[nodes]
         return dict(positions=peaks[nodes], canonical=canon,
                     slots=np.asarray(slots, np.int64), category=spec.name,
-                    input_size=tuple(float(v) for v in input_size))
+                    input_size=tuple(float(v) for v in input_size),
+                    peak_index=np.asarray(nodes, np.int64))

@@ -12,8 +12,13 @@
 
 Training (Eq. 8): ``alpha * L_kd + beta * L_link`` with the CLPGM graphs built from
 the labelled keypoints inside the crop (the skeleton restricted to them is the link
-target). ``freeze_keypoint_model=True`` trains the links alone on top of a trained
-CKLM (stage-wise; load it with ``load_from``); False trains both jointly.
+target; ``train_nodes='gt'``), or from the keypoints CKLM finds, as at inference
+(``'peaks'``; ``'both'`` adds one graph of each per crop). A peak node keeps the
+name CKLM gave it as its input and takes as its link target the labelled keypoint
+it lies on (nearest, closer than ``peak_match_alpha * max(bbox w, h)``), so the links
+learn to follow where the keypoints are rather than what they were called.
+``freeze_keypoint_model=True`` trains the links alone on top of a trained CKLM
+(stage-wise; load it with ``load_from``); False trains both jointly.
 """
 from typing import Dict, List, Optional
 
@@ -25,9 +30,13 @@ from mmpose.registry import MODELS
 from mmpose.utils.typing import SampleList
 
 from ...datasets.synth.categories import get_category
+from ...evaluation.functional.links import match_nodes_to_keypoints
 from .category_implicit import CategoryImplicitPoseEstimator
 from .frozen_keypoint_model import FrozenKeypointModelMixin
 from .loss_weights import merge_loss_weights
+
+
+TRAIN_NODES = ('gt', 'peaks', 'both')
 
 
 def _category_id(sample) -> int:
@@ -48,6 +57,11 @@ class KLPNet(FrozenKeypointModelMixin, CategoryImplicitPoseEstimator):
         loss_weights (dict): ``keypoint`` (alpha) and ``link`` (beta) of Eq. 8.
         freeze_keypoint_model (bool): keep backbone/neck/head fixed (stage-wise
             training; BatchNorm statistics frozen too). False: joint training.
+        train_nodes (str): the training graphs' nodes: ``'gt'`` (the labelled
+            keypoints), ``'peaks'`` (CKLM's named peaks, decoded without gradient)
+            or ``'both'``.
+        peak_match_alpha (float): a peak node's target is the labelled keypoint
+            closer than this fraction of max(bbox w, h) (PCK's alpha); none: -1.
         test_cfg: mmpose's (``flip_test`` for the keypoints), plus
             ``link_score_thr`` (peaks at or below are no link nodes; default the
             codec's score threshold) and ``link_deterministic`` (the
@@ -61,6 +75,8 @@ class KLPNet(FrozenKeypointModelMixin, CategoryImplicitPoseEstimator):
                  neck: Optional[dict] = None,
                  loss_weights: Optional[Dict[str, float]] = None,
                  freeze_keypoint_model: bool = False,
+                 train_nodes: str = 'gt',
+                 peak_match_alpha: float = 0.1,
                  train_cfg: Optional[dict] = None,
                  test_cfg: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
@@ -71,6 +87,14 @@ class KLPNet(FrozenKeypointModelMixin, CategoryImplicitPoseEstimator):
                          init_cfg=init_cfg, metainfo=metainfo)
         self.link_head = MODELS.build(link_head)
         self.loss_weights = merge_loss_weights(dict(keypoint=1.0, link=1.0), loss_weights)
+        if train_nodes not in TRAIN_NODES:
+            raise ValueError(f'KLPNet: train_nodes must be one of {TRAIN_NODES}, got '
+                             f'{train_nodes!r}')
+        if not peak_match_alpha > 0:
+            raise ValueError(f'KLPNet: peak_match_alpha must be > 0, got '
+                             f'{peak_match_alpha}')
+        self.train_nodes = train_nodes
+        self.peak_match_alpha = peak_match_alpha
         if freeze_keypoint_model:
             self.freeze_keypoint_modules()
 
@@ -91,6 +115,44 @@ class KLPNet(FrozenKeypointModelMixin, CategoryImplicitPoseEstimator):
             inputs.append(graph)
         return inputs
 
+    def _peak_graph_inputs(self, feats, data_samples: SampleList) -> List[dict]:
+        """One graph per crop from CKLM's named peaks (as `predict` builds it), each
+        node's ``slots`` replaced by the labelled keypoint it lies on (-1: none)."""
+        with torch.no_grad():
+            preds = self.head.predict(feats, data_samples, test_cfg=dict(flip_test=False))
+        if isinstance(preds, tuple):
+            preds = preds[0]
+        thr = self.test_cfg.get('link_score_thr', self.head.decoder.score_thr)
+        inputs = []
+        for b, (pred, sample) in enumerate(zip(preds, data_samples)):
+            cat = _category_id(sample)
+            graph = self.link_head.graph_inputs_from_peaks(
+                pred.peaks, pred.peak_scores, pred.peak_features, cat,
+                sample.metainfo['input_size'], score_thr=thr)
+            start, count = self.link_head.slices[get_category(cat).name]
+            kpts = np.asarray(sample.gt_instances.transformed_keypoints)[0]
+            vis = np.asarray(sample.gt_instances.keypoints_visible)[0]
+            graph['slots'] = match_nodes_to_keypoints(
+                graph['positions'], kpts[start:start + count],
+                vis[start:start + count] > 0, self._crop_radius(sample))
+            graph['batch_index'] = b
+            inputs.append(graph)
+        return inputs
+
+    def _crop_radius(self, sample) -> float:
+        """``peak_match_alpha * max(bbox w, h)`` in crop pixels."""
+        meta = sample.metainfo
+        missing = [k for k in ('input_size', 'input_scale') if k not in meta]
+        if missing or 'bboxes' not in sample.gt_instances:
+            raise KeyError(f"KLPNet(train_nodes={self.train_nodes!r}) needs the metainfo "
+                           f"keys 'input_size' and 'input_scale' and gt_instances.bboxes "
+                           f"(missing: {missing or ['bboxes']}) to match peaks to "
+                           'keypoints')
+        x1, y1, x2, y2 = np.asarray(sample.gt_instances.bboxes, np.float64).reshape(-1, 4)[0]
+        sx, sy = (np.asarray(meta['input_size'], np.float64).reshape(2) /
+                  np.asarray(meta['input_scale'], np.float64).reshape(2))
+        return self.peak_match_alpha * max((x2 - x1) * sx, (y2 - y1) * sy)
+
     def loss(self, inputs: Tensor, data_samples: SampleList) -> dict:
         if self.freeze_keypoint_model:
             with torch.no_grad():  # the links only read the frozen features
@@ -103,7 +165,11 @@ class KLPNet(FrozenKeypointModelMixin, CategoryImplicitPoseEstimator):
             alpha = self.loss_weights['keypoint']
             losses.update({k: v * alpha if k.startswith('loss') else v
                            for k, v in kd.items()})
-        graph_inputs = self._gt_graph_inputs(data_samples)
+        graph_inputs = []
+        if self.train_nodes in ('gt', 'both'):
+            graph_inputs += self._gt_graph_inputs(data_samples)
+        if self.train_nodes in ('peaks', 'both'):
+            graph_inputs += self._peak_graph_inputs(feats, data_samples)
         out = self.link_head(feats, graph_inputs)
         beta = self.loss_weights['link']
         losses.update({k: v * beta for k, v in

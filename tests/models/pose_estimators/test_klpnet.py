@@ -136,3 +136,71 @@ def test_missing_transformed_keypoints_is_a_clear_error(tiny_synth):
 def test_unknown_loss_weight_is_rejected():
     with pytest.raises(KeyError, match='lnk'):
         _build(loss_weights=dict(lnk=1.0))
+
+
+def _fake_peaks_on_keypoints(samples, slices):
+    """CKLM output for each crop: peaks 0.5 px from the first half of its labelled
+    keypoints, named in reverse order (every name wrong but the middle one), plus one
+    peak far outside the crop named after a labelled keypoint it does not lie on."""
+    from mmengine.structures import InstanceData
+
+    from kplink_mm.datasets.synth.categories import get_category
+    preds, expected = [], []
+    for sample in samples:
+        spec = get_category(int(np.asarray(sample.metainfo['category_id']).reshape(-1)[0]))
+        start, count = slices[spec.name]
+        kpts = np.asarray(sample.gt_instances.transformed_keypoints)[0][start:start + count]
+        vis = np.asarray(sample.gt_instances.keypoints_visible)[0][start:start + count]
+        w, h = sample.metainfo['input_size']
+        inside = (vis > 0) & (kpts[:, 0] >= 0) & (kpts[:, 0] < w) & (kpts[:, 1] >= 0) & \
+            (kpts[:, 1] < h)
+        labelled = np.nonzero(inside)[0]
+        assert len(labelled) >= 3, 'the tiny set should have 3+ keypoints per crop'
+        on, far_name = labelled[:len(labelled) // 2 + 1], labelled[-1]
+        canon = spec.canonical_keypoints()
+        peaks = np.concatenate([kpts[on] + [0.5, 0.0], [[-50.0, -50.0]]]).astype(np.float32)
+        feats = np.concatenate([canon[on[::-1]], canon[[far_name]]]).astype(np.float32)
+        preds.append(InstanceData(peaks=peaks[None], peak_scores=np.full((1, len(peaks)), 0.9),
+                                  peak_features=feats[None]))
+        expected.append(dict(zip(range(len(peaks)), list(on) + [-1])))
+    return preds, expected
+
+
+def test_peak_nodes_take_the_keypoint_they_lie_on(tiny_synth, monkeypatch):
+    from kplink_mm.datasets.metainfo import category_slices
+    torch.manual_seed(0)
+    np.random.seed(0)
+    cfg, model = _build(freeze_keypoint_model=True, train_nodes='peaks')
+    model.train()
+    data = model.data_preprocessor(_batch(cfg, tiny_synth, n=3), training=True)
+    preds, expected = _fake_peaks_on_keypoints(data['data_samples'], category_slices())
+    monkeypatch.setattr(model.head, 'predict', lambda feats, samples, test_cfg: preds)
+    graphs = model._peak_graph_inputs(None, data['data_samples'])
+    for graph, exp in zip(graphs, expected):
+        # every peak is a node (each is some slot's nearest feature); its target slot
+        # is where it lies, not its (reversed) name; the far peak lies on nothing
+        assert sorted(graph['peak_index'].tolist()) == sorted(exp)
+        assert graph['slots'].tolist() == [exp[p] for p in graph['peak_index'].tolist()]
+    losses = model(**data, mode='loss')
+    assert not any(k.startswith('loss_conf') for k in losses)
+    assert torch.isfinite(losses['loss_link_recon']) and losses['loss_link_recon'] > 0
+    (losses['loss_link_recon'] + losses['loss_link_kl']).backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0
+               for p in model.link_head.parameters())
+
+    # 'both': one ground-truth graph and one peak graph per crop
+    model.train_nodes = 'both'
+    seen = []
+    real_forward = model.link_head.forward
+    monkeypatch.setattr(model.link_head, 'forward',
+                        lambda feats, inputs: seen.append(len(inputs)) or
+                        real_forward(feats, inputs))
+    model(**data, mode='loss')
+    assert seen == [2 * len(data['data_samples'])]
+
+
+def test_train_nodes_options_are_checked():
+    with pytest.raises(ValueError, match="train_nodes must be one of.*'peak'"):
+        _build(train_nodes='peak')
+    with pytest.raises(ValueError, match='peak_match_alpha must be > 0'):
+        _build(train_nodes='peaks', peak_match_alpha=0.0)
