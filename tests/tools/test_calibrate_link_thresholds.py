@@ -29,6 +29,8 @@ def test_thresholds_from_a_dump(tmp_path, capsys):
     text = capsys.readouterr().out
     assert '| car | 0.400 | 66.7 | 80.0 |' in text
     assert 'LinkPredictionMetric(threshold=' in text
+    # per occlusion level, as test_link_metric computes them by hand
+    assert 'AUC by occlusion: none 75.0, slight 0.0, heavy 25.0' in text
 
 
 def test_bad_dump_is_named(tmp_path):

@@ -84,9 +84,13 @@ def main(argv=None):
         key = f'F1/occlusion_{level}'
         if key in fixed:
             print(f'| occlusion {level} | - | {100 * fixed[key]:.1f} | {100 * tuned[key]:.1f} |')
+    auc = [f'{level} {100 * fixed[f"AUC/occlusion_{level}"]:.1f}'
+           for level in ('none', 'slight', 'heavy') if f'AUC/occlusion_{level}' in fixed]
+    if auc:
+        print('AUC by occlusion: ' + ', '.join(auc))
     print(f'precision / recall at default {100 * fixed["precision"]:.1f} / '
           f'{100 * fixed["recall"]:.1f}, at threshold {100 * tuned["precision"]:.1f} / '
-          f'{100 * tuned["recall"]:.1f}; AUC {100 * fixed["AUC"]:.1f}')
+          f'{100 * tuned["recall"]:.1f}; AUC {100 * fixed.get("AUC", float("nan")):.1f}')
     # floored, so the pair that sets a threshold stays above it
     rounded = {k: math.floor(v * 1000) / 1000 for k, v in thresholds.items()}
     labels = '' if args.labels == 'name' else f", labels='{args.labels}'"
