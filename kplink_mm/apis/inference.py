@@ -119,8 +119,11 @@ def inference_klpnet(model,
         ``keypoint_names`` (N_c), ``keypoints`` (N_c, 2) image pixels,
         ``keypoint_scores`` (N_c,) (0: not found), ``links`` [(name_a, name_b,
         probability)] and ``link_pairs``/``link_scores`` over all candidate pairs
-        (category-local keypoint indices, -1 unknown), ``link_thr`` (the operating
-        point used for ``links``), ``lis`` (whether LIS re-assigned this target).
+        (category-local keypoint indices, -1 unknown), ``link_endpoints`` (M, 2, 2)
+        the image pixels of each pair's two nodes (the link's segment; the nodes are
+        CKLM's peaks, so after LIS they may differ from ``keypoints``: links are
+        predicted before LIS), ``link_thr`` (the operating point used for
+        ``links``), ``lis`` (whether LIS re-assigned this target).
     """
     if bboxes is None:
         if detector is None:
@@ -163,6 +166,13 @@ def inference_klpnet(model,
         pairs = np.asarray(pred.link_pairs).reshape(-1, 2)
         local = np.where(pairs >= 0, pairs - start, -1)
         link_scores = np.asarray(pred.link_scores, np.float32).reshape(-1)
+        peaks = np.asarray(pred.peaks).reshape(-1, 2)
+        # where each link's two nodes are (image pixels): the drawn segment, which
+        # LinkPredictionMetric(labels='position') scores; NaN for a node without a peak
+        ends = np.full((len(pairs), 2, 2), np.nan, np.float32)
+        if 'link_peak_pairs' in pred:
+            index = np.asarray(pred.link_peak_pairs).reshape(-1, 2)
+            ends[index >= 0] = peaks[index[index >= 0]]
         targets.append(dict(
             bbox=box, bbox_score=float(score), category=spec.name,
             keypoint_names=list(spec.keypoint_names),
@@ -172,7 +182,7 @@ def inference_klpnet(model,
             links=[(spec.keypoint_names[a], spec.keypoint_names[b], float(p))
                    for (a, b), p in zip(local, link_scores)
                    if a >= 0 and b >= 0 and p >= thr],
-            link_thr=thr,
+            link_thr=thr, link_endpoints=ends,
             peaks=np.asarray(pred.peaks)[0], peak_scores=np.asarray(pred.peak_scores)[0],
             peak_features=np.asarray(pred.peak_features)[0], lis=False, img_id=0))
 

@@ -398,8 +398,9 @@ class CLPGMHead(BaseModule):
                 ``category`` (name or kplink id; the label at training, the
                 predicted category at inference), ``input_size`` ``(w, h)``;
                 optional ``batch_index`` (which image of ``feats``, default the
-                target's position in the list) and ``pred_category`` (see
-                :meth:`loss`).
+                target's position in the list), ``pred_category`` (see
+                :meth:`loss`) and ``jitter`` (default True: the training-time
+                position / canonical jitter applies to this graph).
 
         Returns:
             dict: ``graph`` (torch_geometric ``Batch`` with ``x``, ``edge_index``
@@ -419,9 +420,10 @@ class CLPGMHead(BaseModule):
             pos, canon, slots, size = self._node_tensors(t, inp, device, dtype)
             _, cat_index = self._category(inp['category'], f'graph_inputs[{t}]')
             n = pos.shape[0]
-            if self.training and self.position_jitter > 0:
+            jitter = self.training and inp.get('jitter', True)
+            if jitter and self.position_jitter > 0:
                 pos = pos + torch.randn_like(pos) * self.position_jitter * max(size)
-            if self.training and self.canonical_jitter > 0:
+            if jitter and self.canonical_jitter > 0:
                 canon = canon + torch.randn_like(canon) * self.canonical_jitter
             parts = [2 * pos / pos.new_tensor(size) - 1, canon]
             if fmap is not None:

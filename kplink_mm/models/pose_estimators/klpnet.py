@@ -99,15 +99,20 @@ class KLPNet(FrozenKeypointModelMixin, CategoryImplicitPoseEstimator):
             self.freeze_keypoint_modules()
 
     # ------------------------------------------------------------------ training
+    @staticmethod
+    def _transformed_keypoints(sample) -> np.ndarray:
+        kpts = sample.gt_instances.get('transformed_keypoints')
+        if kpts is None:
+            raise KeyError('KLPNet needs gt_instances.transformed_keypoints (crop '
+                           'pixels): use PackPoseInputs(pack_transformed=True) in the '
+                           'train pipeline')
+        return np.asarray(kpts)
+
     def _gt_graph_inputs(self, data_samples: SampleList) -> List[dict]:
         """One graph per crop from its labelled keypoints (crop pixels)."""
         inputs = []
         for b, sample in enumerate(data_samples):
-            kpts = sample.gt_instances.get('transformed_keypoints')
-            if kpts is None:
-                raise KeyError('KLPNet needs gt_instances.transformed_keypoints (crop '
-                               'pixels): use PackPoseInputs(pack_transformed=True) in the '
-                               'train pipeline')
+            kpts = self._transformed_keypoints(sample)
             graph = self.link_head.graph_inputs_from_gt(
                 np.asarray(kpts)[0], np.asarray(sample.gt_instances.keypoints_visible)[0],
                 _category_id(sample), sample.metainfo['input_size'])
@@ -116,10 +121,22 @@ class KLPNet(FrozenKeypointModelMixin, CategoryImplicitPoseEstimator):
         return inputs
 
     def _peak_graph_inputs(self, feats, data_samples: SampleList) -> List[dict]:
-        """One graph per crop from CKLM's named peaks (as `predict` builds it), each
-        node's ``slots`` replaced by the labelled keypoint it lies on (-1: none)."""
-        with torch.no_grad():
-            preds = self.head.predict(feats, data_samples, test_cfg=dict(flip_test=False))
+        """One graph per crop from CKLM's named peaks, built as `predict` builds it
+        but without the flip test, each node's ``slots`` replaced by the labelled
+        keypoint it lies on (-1: none). The peaks carry CKLM's real errors, so the
+        link head's simulated jitter is off for these graphs."""
+        radii = [self._crop_radius(s) for s in data_samples]  # fail before decoding
+        kpts = [self._transformed_keypoints(s)[0] for s in data_samples]
+        # decoded as at inference: no gradient, and BatchNorm with its running
+        # statistics, which this extra forward must not update in joint training
+        was_training = self.head.training
+        self.head.eval()
+        try:
+            with torch.no_grad():
+                preds = self.head.predict(feats, data_samples,
+                                          test_cfg=dict(flip_test=False))
+        finally:
+            self.head.train(was_training)
         if isinstance(preds, tuple):
             preds = preds[0]
         thr = self.test_cfg.get('link_score_thr', self.head.decoder.score_thr)
@@ -130,12 +147,12 @@ class KLPNet(FrozenKeypointModelMixin, CategoryImplicitPoseEstimator):
                 pred.peaks, pred.peak_scores, pred.peak_features, cat,
                 sample.metainfo['input_size'], score_thr=thr)
             start, count = self.link_head.slices[get_category(cat).name]
-            kpts = np.asarray(sample.gt_instances.transformed_keypoints)[0]
             vis = np.asarray(sample.gt_instances.keypoints_visible)[0]
             graph['slots'] = match_nodes_to_keypoints(
-                graph['positions'], kpts[start:start + count],
-                vis[start:start + count] > 0, self._crop_radius(sample))
+                graph['positions'], kpts[b][start:start + count],
+                vis[start:start + count] > 0, radii[b])
             graph['batch_index'] = b
+            graph['jitter'] = False
             inputs.append(graph)
         return inputs
 

@@ -204,3 +204,55 @@ def test_train_nodes_options_are_checked():
         _build(train_nodes='peak')
     with pytest.raises(ValueError, match='peak_match_alpha must be > 0'):
         _build(train_nodes='peaks', peak_match_alpha=0.0)
+
+
+def test_peak_match_radius_is_in_crop_pixels():
+    from mmengine.structures import InstanceData
+    from mmpose.structures import PoseDataSample
+    _, model = _build(train_nodes='peaks', peak_match_alpha=0.1)
+    # a 100 x 40 px box cropped from a 250 x 250 px region into 128 x 128: the radius
+    # 0.1 * 100 image px is 0.1 * 100 * 128 / 250 = 5.12 crop px
+    sample = PoseDataSample(metainfo=dict(input_size=(128, 128),
+                                          input_scale=np.array([250.0, 250.0])))
+    sample.gt_instances = InstanceData(bboxes=np.array([[10, 20, 110, 60]], np.float32))
+    assert model._crop_radius(sample) == pytest.approx(5.12)
+    # anisotropic scale: the larger side in crop pixels wins
+    sample.set_metainfo(dict(input_scale=np.array([250.0, 50.0])))
+    assert model._crop_radius(sample) == pytest.approx(0.1 * 40 * 128 / 50)
+    del sample.gt_instances.bboxes
+    with pytest.raises(KeyError, match='gt_instances.bboxes'):
+        model._crop_radius(sample)
+
+
+def test_joint_peak_nodes_leave_batchnorm_statistics_alone(tiny_synth):
+    """The extra decode of the peaks runs the head in eval mode: in joint training
+    only head.loss's forward updates BatchNorm's running statistics."""
+    torch.manual_seed(0)
+    np.random.seed(0)
+    cfg, gt_model = _build(train_nodes='gt')
+    _, peak_model = _build(train_nodes='peaks')
+    peak_model.load_state_dict(gt_model.state_dict())
+    data = gt_model.data_preprocessor(_batch(cfg, tiny_synth, n=3), training=True)
+    for m in (gt_model, peak_model):
+        m.train()
+        m.link_head.position_jitter = m.link_head.canonical_jitter = 0.0
+        m.loss(data['inputs'], data['data_samples'])
+        assert m.head.training  # restored after the decode
+    running = [k for k in gt_model.head.state_dict() if 'running_mean' in k]
+    assert running  # the head has BatchNorm layers, so the check below bites
+    for k in running:
+        a, b = gt_model.head.state_dict()[k], peak_model.head.state_dict()[k]
+        assert torch.allclose(a, b), k
+    graphs = peak_model._peak_graph_inputs(peak_model.extract_feat(data['inputs']),
+                                           data['data_samples'])
+    assert all(g['jitter'] is False for g in graphs)  # real errors, no simulated ones
+
+
+def test_peak_nodes_need_transformed_keypoints(tiny_synth):
+    cfg, model = _build(train_nodes='peaks')
+    pipeline = [dict(t) for t in cfg.train_dataloader.dataset.pipeline]
+    pipeline[-1] = dict(type='PackPoseInputs')  # no pack_transformed
+    data = model.data_preprocessor(_batch(cfg, tiny_synth, n=2, pipeline=pipeline),
+                                   training=True)
+    with pytest.raises(KeyError, match='pack_transformed=True'):
+        model(**data, mode='loss')
