@@ -123,8 +123,9 @@ def test_predict_returns_links_in_union_slots(tiny_synth):
             assert a in spec.keypoint_names and b in spec.keypoint_names and 0 <= p <= 1
 
 
-def test_missing_transformed_keypoints_is_a_clear_error(tiny_synth):
-    cfg, model = _build()
+@pytest.mark.parametrize('train_nodes', ['gt', 'peaks'])
+def test_missing_transformed_keypoints_is_a_clear_error(tiny_synth, train_nodes):
+    cfg, model = _build(train_nodes=train_nodes)
     pipeline = [dict(t) for t in cfg.train_dataloader.dataset.pipeline]
     pipeline[-1] = dict(type='PackPoseInputs')  # no pack_transformed
     data = model.data_preprocessor(_batch(cfg, tiny_synth, n=2, pipeline=pipeline),
@@ -246,13 +247,3 @@ def test_joint_peak_nodes_leave_batchnorm_statistics_alone(tiny_synth):
     graphs = peak_model._peak_graph_inputs(peak_model.extract_feat(data['inputs']),
                                            data['data_samples'])
     assert all(g['jitter'] is False for g in graphs)  # real errors, no simulated ones
-
-
-def test_peak_nodes_need_transformed_keypoints(tiny_synth):
-    cfg, model = _build(train_nodes='peaks')
-    pipeline = [dict(t) for t in cfg.train_dataloader.dataset.pipeline]
-    pipeline[-1] = dict(type='PackPoseInputs')  # no pack_transformed
-    data = model.data_preprocessor(_batch(cfg, tiny_synth, n=2, pipeline=pipeline),
-                                   training=True)
-    with pytest.raises(KeyError, match='pack_transformed=True'):
-        model(**data, mode='loss')
