@@ -19,6 +19,7 @@ from mmengine.dataset import Compose, pseudo_collate
 
 from ..datasets.metainfo import category_slices
 from ..datasets.synth.categories import get_category
+from ..evaluation.functional.links import link_endpoints
 from ..evaluation.metrics.category_pck import overlap_groups
 from ..evaluation.metrics.link_metric import link_thresholds
 from ..models.utils.lis import LocationInstabilityAssigner
@@ -166,13 +167,11 @@ def inference_klpnet(model,
         pairs = np.asarray(pred.link_pairs).reshape(-1, 2)
         local = np.where(pairs >= 0, pairs - start, -1)
         link_scores = np.asarray(pred.link_scores, np.float32).reshape(-1)
-        peaks = np.asarray(pred.peaks).reshape(-1, 2)
         # where each link's two nodes are (image pixels): the drawn segment, which
         # LinkPredictionMetric(labels='position') scores; NaN for a node without a peak
-        ends = np.full((len(pairs), 2, 2), np.nan, np.float32)
-        if 'link_peak_pairs' in pred:
-            index = np.asarray(pred.link_peak_pairs).reshape(-1, 2)
-            ends[index >= 0] = peaks[index[index >= 0]]
+        peak_pairs = pred.link_peak_pairs if 'link_peak_pairs' in pred else \
+            np.full((len(pairs), 2), -1)
+        ends = link_endpoints(pred.peaks, peak_pairs).astype(np.float32)
         targets.append(dict(
             bbox=box, bbox_score=float(score), category=spec.name,
             keypoint_names=list(spec.keypoint_names),

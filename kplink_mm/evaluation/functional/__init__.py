@@ -1,5 +1,6 @@
 from .identification import identify_keypoints, oracle_identify, pck_hits
-from .links import (OCCLUSION_LEVELS, average_precision, link_scores_per_pair,
+from .links import (OCCLUSION_LEVELS, average_precision, link_endpoints,
+                    link_scores_per_pair,
                     match_nodes_to_keypoints, occlusion_level, position_link_labels,
                     precision_recall_f1)
 from .occlusion import (group_by_num_invisible, normalized_errors, pck_curve, roc_auc,
@@ -7,5 +8,5 @@ from .occlusion import (group_by_num_invisible, normalized_errors, pck_curve, ro
 
 __all__ = ['identify_keypoints', 'oracle_identify', 'pck_hits', 'group_by_num_invisible',
            'normalized_errors', 'pck_curve', 'roc_auc', 'roc_curve', 'OCCLUSION_LEVELS',
-           'average_precision', 'link_scores_per_pair', 'match_nodes_to_keypoints',
+           'average_precision', 'link_endpoints', 'link_scores_per_pair', 'match_nodes_to_keypoints',
            'occlusion_level', 'position_link_labels', 'precision_recall_f1']

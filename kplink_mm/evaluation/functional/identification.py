@@ -49,14 +49,19 @@ def oracle_identify(peaks: np.ndarray, scores: np.ndarray, gt_keypoints: np.ndar
     return cand[d.argmin(axis=1)].astype(np.float32), np.ones(N, bool)
 
 
+def pck_radius(bbox_xyxy: np.ndarray, alpha: float = 0.1) -> float:
+    """PCK's threshold: ``alpha * max(bbox w, h)``."""
+    x1, y1, x2, y2 = np.asarray(bbox_xyxy, dtype=np.float64)
+    return alpha * max(x2 - x1, y2 - y1)
+
+
 def pck_hits(pred: np.ndarray, gt: np.ndarray, bbox_xyxy: np.ndarray, alpha: float = 0.1,
              found: np.ndarray = None) -> np.ndarray:
     """Per keypoint: is the error below alpha * max(bbox w, h)? (N,) bool.
 
     Keypoints without a prediction (`found` False) are misses.
     """
-    x1, y1, x2, y2 = np.asarray(bbox_xyxy, dtype=np.float64)
-    thr = alpha * max(x2 - x1, y2 - y1)
+    thr = pck_radius(bbox_xyxy, alpha)
     err = np.linalg.norm(np.asarray(pred, np.float64) - np.asarray(gt, np.float64), axis=-1)
     hits = err < thr
     if found is not None:

@@ -26,7 +26,8 @@ import numpy as np
 from .occlusion import _scores_labels, roc_auc
 
 __all__ = ['OCCLUSION_LEVELS', 'SLIGHT_OCCLUSION_MAX', 'average_precision',
-           'link_scores_per_pair', 'match_nodes_to_keypoints', 'occlusion_level',
+           'link_endpoints', 'link_scores_per_pair', 'match_nodes_to_keypoints',
+           'occlusion_level',
            'position_link_labels', 'precision_recall_f1', 'roc_auc']
 
 OCCLUSION_LEVELS = ('none', 'slight', 'heavy')
@@ -85,6 +86,16 @@ def link_scores_per_pair(pairs: Optional[np.ndarray], scores: np.ndarray,
         ok[inside] = labelled[a[inside]] & labelled[b[inside]]
         labels &= ok
     return scores, labels
+
+
+def link_endpoints(peaks: np.ndarray, peak_pairs: np.ndarray) -> np.ndarray:
+    """``(M, 2, 2)`` positions of each pair's two nodes from the peak each one is
+    (``peak_pairs`` (M, 2), -1: no peak, which gives NaN)."""
+    peaks = np.asarray(peaks, np.float64).reshape(-1, 2)
+    index = np.asarray(peak_pairs, np.int64).reshape(-1, 2)
+    ends = np.full(index.shape + (2,), np.nan)
+    ends[index >= 0] = peaks[index[index >= 0]]
+    return ends
 
 
 def match_nodes_to_keypoints(nodes: np.ndarray, keypoints: np.ndarray,

@@ -58,8 +58,10 @@ from mmpose.registry import METRICS
 
 from ...datasets.metainfo import category_slices
 from ...datasets.synth.categories import get_category
+from ..functional.identification import pck_radius
 from ..functional.links import (OCCLUSION_LEVELS, SLIGHT_OCCLUSION_MAX,
-                                average_precision, link_scores_per_pair,
+                                average_precision, link_endpoints,
+                                link_scores_per_pair,
                                 occlusion_level, position_link_labels,
                                 precision_recall_f1, roc_auc)
 
@@ -193,15 +195,13 @@ def _position_labels(sample, pred, where, sid, start, count, labelled, num_pairs
     if index.size and (index.min() < -1 or index.max() >= len(peaks)):
         raise ValueError(f'{where}.link_peak_pairs holds [{index.min()}, {index.max()}]; '
                          f'expected -1 or 0..{len(peaks) - 1} (peaks)')
-    ends = np.full(index.shape + (2,), np.nan)
-    ends[index >= 0] = peaks[index[index >= 0]]
+    ends = link_endpoints(peaks, index)
     gt_kpts = _np(gt['keypoints']).reshape(-1, 2)
     if len(gt_kpts) < start + count:
         raise ValueError(f'sample {sid}: gt_instances.keypoints has {len(gt_kpts)} '
                          f'rows; the slice ({start}, {count}) of {spec.name!r} needs '
                          f'{start + count}')
-    x1, y1, x2, y2 = _np(gt['bboxes']).reshape(-1, 4)[0].astype(np.float64)
-    radius = alpha * max(x2 - x1, y2 - y1)
+    radius = pck_radius(_np(gt['bboxes']).reshape(-1, 4)[0], alpha)
     return position_link_labels(ends, gt_kpts[start:start + count], labelled,
                                 spec.skeleton, radius)
 

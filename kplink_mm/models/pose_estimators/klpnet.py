@@ -114,7 +114,7 @@ class KLPNet(FrozenKeypointModelMixin, CategoryImplicitPoseEstimator):
         for b, sample in enumerate(data_samples):
             kpts = self._transformed_keypoints(sample)
             graph = self.link_head.graph_inputs_from_gt(
-                np.asarray(kpts)[0], np.asarray(sample.gt_instances.keypoints_visible)[0],
+                kpts[0], np.asarray(sample.gt_instances.keypoints_visible)[0],
                 _category_id(sample), sample.metainfo['input_size'])
             graph['batch_index'] = b
             inputs.append(graph)
