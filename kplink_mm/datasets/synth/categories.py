@@ -535,6 +535,18 @@ def _build_diningtable(mb: MeshBuilder, p: dict, col: _Colors) -> dict:
                        (0.0, 0.0, 0.25), (0.09, 0.5, 0.75)])
     mb.box(-D / 2, D / 2, -L / 2, L / 2, H - tt, H, {'default': _shade(wood, 0.85),
                                                      'top': wood})
+    # A table slab with four equal legs looks the same after a 180-degree turn, so
+    # without a cue its upper/lower and left/right names could not be read from the
+    # image (generator 1.0). Two front (+x) cues break the symmetry: a drawer box
+    # under the front half (seen from low cameras) and a runner along the front edge
+    # of the top (seen from above, where the slab hides the drawer). Their colour
+    # contrasts with the wood and is derived from it, not drawn from the rng, so every
+    # other instance keeps its random draws.
+    accent = (60, 40, 25) if sum(wood) > 3 * 110 else (235, 222, 196)
+    ya = L / 2 - ins - lt - 0.01
+    mb.box(D / 2 - ins - 0.4 * D, D / 2 - ins, -ya, ya, H - tt - 0.14, H - tt - 0.001,
+           {'default': accent, 'back': _shade(wood, 0.75)})
+    mb.box(D / 2 - 0.06 - 0.2 * D, D / 2 - 0.06, -0.3 * L, 0.3 * L, H, H + 0.006, accent)
     kp = {}
     for fx, fname in ((-1, 'upper'), (1, 'lower')):
         for side, sname in ((1, 'left'), (-1, 'right')):
