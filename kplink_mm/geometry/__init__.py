@@ -13,6 +13,8 @@ from .shape_basis import (compose_shape, fit_shape_basis, load_shape_bases, proj
 from .trifocal import (incidence_residual, normalizing_transform, skew, transfer_point,
                        trifocal_loss, trifocal_tensor, trifocal_transfer,
                        trifocal_transfer_error)
+from .viewpoint import (facing_camera, fit_scale_translation, orthographic_project,
+                        viewing_sphere_rotations)
 
 __all__ = [
     'intrinsics', 'rotation_x', 'rotation_y', 'rotation_z', 'look_at',
@@ -23,5 +25,6 @@ __all__ = [
     'trifocal_loss', 'trifocal_transfer', 'trifocal_transfer_error', 'skew',
     'fit_shape_basis', 'compose_shape', 'project_to_basis', 'save_shape_bases',
     'load_shape_bases', 'camera_center_homogeneous', 'fundamental_matrix', 'epipolar_line',
-    'epipolar_distance'
+    'epipolar_distance', 'viewing_sphere_rotations', 'orthographic_project',
+    'fit_scale_translation', 'facing_camera'
 ]

@@ -59,3 +59,38 @@ def test_cklm_train_test_dump_offline(tiny_synth, tiny_pose_cfg_options, tmp_pat
         offline_lis = json.load(f)
     for key, value in offline_lis.items():
         assert online_lis[f'kplink/{key}'] == pytest.approx(value)
+
+
+VIEWPOINT_CONFIG = osp.join(
+    REPO, 'configs/cklm/cklm-3s-cls-naming-catlogits-viewpoint_res18_cpu_kplink-synth-128x128.py')
+
+
+def test_viewpoint_naming_online_equals_offline_renaming(tiny_synth, tiny_pose_cfg_options,
+                                                         tmp_path, subprocess_env):
+    """The viewpoint config trains and tests; re-naming its dump offline with the same
+    ViewpointNaming gives the online metrics (the costs do not depend on the crop)."""
+    work = str(tmp_path / 'work')
+    opts = tiny_pose_cfg_options(tiny_synth)
+    _run([osp.join(REPO, 'tools/train.py'), VIEWPOINT_CONFIG, '--work-dir', work,
+          '--cfg-options'] + opts, cwd=str(tmp_path), env=subprocess_env)
+    dump, test_work = str(tmp_path / 'preds.pkl'), str(tmp_path / 'test')
+    _run([osp.join(REPO, 'tools/test.py'), VIEWPOINT_CONFIG, osp.join(work, 'epoch_1.pth'),
+          '--work-dir', test_work, '--dump', dump, '--cfg-options'] + opts,
+         cwd=str(tmp_path), env=subprocess_env)
+    with open(glob.glob(osp.join(test_work, '*', '*.json'))[0]) as f:
+        online = json.load(f)
+    offline_json = str(tmp_path / 'offline.json')
+    _run([osp.join(REPO, 'tools/analysis/eval_pck_dump.py'), dump, '--naming', 'viewpoint',
+          '--viewpoint', '{"sigma": 0.15, "facing_weight": 0.5}', '--json', offline_json],
+         cwd=str(tmp_path), env=subprocess_env)
+    with open(offline_json) as f:
+        offline = json.load(f)
+    assert offline['OracleId'] > 0
+    for key in ('PCK', 'OracleId', 'PCK_occluded'):
+        assert online[f'kplink/{key}'] == pytest.approx(offline[key])
+    # a bad --viewpoint argument is a clear error, not a traceback
+    proc = subprocess.run([sys.executable, osp.join(REPO, 'tools/analysis/eval_pck_dump.py'),
+                           dump, '--naming', 'viewpoint', '--viewpoint', '{"sigma": 0}'],
+                          cwd=str(tmp_path), env=subprocess_env, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode != 0 and 'sigma must be > 0' in proc.stderr

@@ -1,7 +1,12 @@
 """Recompute per-category PCK / OracleId offline from a `tools/test.py --dump` file.
 
     python tools/analysis/eval_pck_dump.py work_dirs/x/preds.pkl [--alpha 0.1] [--json out.json]
-        [--lis '{"feature_sigma": 0.2}']
+        [--lis '{"feature_sigma": 0.2}'] [--naming assignment|viewpoint [--viewpoint '{...}']]
+
+``--naming`` re-names a classification CKLM's peaks from the dumped p(keypoint | peak)
+before scoring (``evaluation.functional.rename_record``): ``assignment`` is the
+one-to-one matching, ``viewpoint`` the viewpoint-consistent one (``--viewpoint``:
+``ViewpointNaming`` arguments as JSON). Without it the dump's own names are scored.
 
 ``--lis`` re-assigns the keypoints of overlapping same-category targets with LIS
 (``LocationInstabilityAssigner`` arguments as JSON) before scoring, as
@@ -26,7 +31,9 @@ from kplink_mm.evaluation.functional.overlap_errors import (  # noqa: E402
     ERROR_CLASSES, classify_overlap_errors)
 from kplink_mm.evaluation.metrics.category_pck import (  # noqa: E402
     overlap_groups, score_records)
+from kplink_mm.evaluation.functional.renaming import rename_record  # noqa: E402
 from kplink_mm.models.utils.lis import LocationInstabilityAssigner  # noqa: E402
+from kplink_mm.models.utils.viewpoint_naming import ViewpointNaming  # noqa: E402
 
 
 def format_table(metrics: dict) -> str:
@@ -61,6 +68,10 @@ def main(argv=None):
     parser.add_argument('--lis', help='LIS arguments as JSON, e.g. \'{"feature_sigma": 0.3}\'')
     parser.add_argument('--overlap-thr', type=float, default=0.1,
                         help='box overlap (of the smaller box) that groups targets')
+    parser.add_argument('--naming', choices=('assignment', 'viewpoint'),
+                        help="re-name the dumped peaks first (classification heads)")
+    parser.add_argument('--viewpoint', default='{}',
+                        help='ViewpointNaming arguments as JSON (with --naming viewpoint)')
     parser.add_argument('--breakdown', action='store_true',
                         help='print the error classes of overlapping targets')
     args = parser.parse_args(argv)
@@ -76,6 +87,17 @@ def main(argv=None):
                                     required=('pred_instances', 'gt_instances'))
     except ValueError as err:
         raise SystemExit(str(err))
+    if args.naming is not None:
+        naming = args.naming
+        if naming == 'viewpoint':
+            try:
+                naming = ViewpointNaming(**json.loads(args.viewpoint))
+            except (json.JSONDecodeError, TypeError, ValueError) as err:
+                raise SystemExit(f'--viewpoint {args.viewpoint!r}: {err}')
+        try:
+            records = [rename_record(r, naming) for r in records]
+        except ValueError as err:
+            raise SystemExit(f'{args.dump}: {err}')
     metrics, _, _ = score_records(records, args.alpha, args.score_thr, args.overlap_thr,
                                   assigner)
     print(format_table(metrics))

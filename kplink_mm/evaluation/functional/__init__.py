@@ -5,8 +5,10 @@ from .links import (OCCLUSION_LEVELS, average_precision, link_endpoints,
                     precision_recall_f1)
 from .occlusion import (group_by_num_invisible, normalized_errors, pck_curve, roc_auc,
                         roc_curve)
+from .renaming import rename_record
 
 __all__ = ['identify_keypoints', 'oracle_identify', 'pck_hits', 'group_by_num_invisible',
            'normalized_errors', 'pck_curve', 'roc_auc', 'roc_curve', 'OCCLUSION_LEVELS',
            'average_precision', 'link_endpoints', 'link_scores_per_pair', 'match_nodes_to_keypoints',
-           'occlusion_level', 'position_link_labels', 'precision_recall_f1']
+           'occlusion_level', 'position_link_labels', 'precision_recall_f1',
+           'rename_record']

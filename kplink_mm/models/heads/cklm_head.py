@@ -27,6 +27,7 @@ from ...datasets.metainfo import category_slices
 from ...datasets.synth.categories import get_category
 from ...evaluation.functional import identify_keypoints
 from ..utils.lis import solve_assignment
+from ..utils.viewpoint_naming import ViewpointNaming
 
 
 class CKLMStage(nn.Module):
@@ -82,6 +83,24 @@ class CKLMStage(nn.Module):
         return self.predict(h), decoded
 
 
+def _box_size_in_input(sample) -> float:
+    """The target box's larger side in input-crop pixels (where peaks are decoded):
+    the box from ``gt_instances.bboxes`` scaled by ``input_size / input_scale``; without
+    a box, the crop's larger side over mmpose's default box padding (1.25)."""
+    meta = sample.metainfo
+    input_size = np.asarray(meta.get('input_size', (1.0, 1.0)), np.float64).reshape(-1)
+    gt = getattr(sample, 'gt_instances', None)
+    bboxes = getattr(gt, 'bboxes', None) if gt is not None else None
+    if bboxes is not None and len(bboxes) and meta.get('input_scale') is not None:
+        box = np.asarray(bboxes, np.float64).reshape(-1, 4)[0]
+        scale = np.asarray(meta['input_scale'], np.float64).reshape(-1)[:2]
+        ratio = input_size[:2] / np.maximum(scale, 1e-9)
+        side = max((box[2] - box[0]) * ratio[0], (box[3] - box[1]) * ratio[1])
+        if side > 0:
+            return float(side)
+    return float(input_size.max()) / 1.25
+
+
 def _coordinate_maps(x: torch.Tensor) -> torch.Tensor:
     """(B, 2, H, W) pixel centres normalised to [-1, 1] (x first)."""
     B, _, H, W = x.shape
@@ -124,6 +143,11 @@ class CKLMHead(BaseHead):
             - log(peak score)``) and a matched peak carries its keypoint's canonical
             point, so two peaks can no longer both be named the same keypoint while
             its partner goes unnamed; unmatched peaks keep the softmax mean.
+            ``'viewpoint'``: the same matching, with every name of a target also
+            agreeing with one viewpoint of the category's mean shape (position and
+            facing terms; :class:`~kplink_mm.models.utils.ViewpointNaming`).
+        viewpoint_naming (dict, optional): ``ViewpointNaming`` arguments for
+            ``identity_feature='viewpoint'`` (default: its train-chosen defaults).
         object_context (bool): give every stage's prediction layer the object's global
             context: a FiLM scale/shift from the globally pooled deepest backbone level
             plus normalised (x, y) coordinate channels, then a 3x3 conv. Off by default
@@ -160,6 +184,7 @@ class CKLMHead(BaseHead):
                  object_context: bool = False,
                  category_context: bool = False,
                  identity_logits: str = 'shared',
+                 viewpoint_naming: Optional[dict] = None,
                  pos_weight: float = 10.0,
                  confidence_weight: float = 1.0,
                  offset_weight: float = 1.0,
@@ -197,10 +222,15 @@ class CKLMHead(BaseHead):
             raise ValueError(f"identity must be 'canonical' or 'classification', got "
                              f'{identity!r}')
         self.identity = identity
-        if identity_feature not in ('expected', 'argmax', 'assignment'):
-            raise ValueError(f"identity_feature must be 'expected', 'argmax' or "
-                             f"'assignment', got {identity_feature!r}")
+        if identity_feature not in ('expected', 'argmax', 'assignment', 'viewpoint'):
+            raise ValueError(f"identity_feature must be 'expected', 'argmax', "
+                             f"'assignment' or 'viewpoint', got {identity_feature!r}")
+        if identity_feature in ('assignment', 'viewpoint') and identity != 'classification':
+            raise ValueError(f"identity_feature={identity_feature!r} needs "
+                             "identity='classification' (it matches on p(keypoint | peak))")
         self.identity_feature = identity_feature
+        self.viewpoint_naming = (ViewpointNaming(**(viewpoint_naming or {}))
+                                 if identity_feature == 'viewpoint' else None)
         self.max_keypoints = max(n for _, n in self.slices.values())
         self.num_union = sum(n for _, n in self.slices.values())
         if identity_logits not in ('shared', 'per_category'):
@@ -420,6 +450,20 @@ class CKLMHead(BaseHead):
         out[rows] = np.asarray(canonical, np.float32)[cols]
         return out
 
+    def name_by_viewpoint(self, peaks: np.ndarray, scores: np.ndarray, probs: np.ndarray,
+                          spec, box_size: float, features: np.ndarray) -> np.ndarray:
+        """``identity_feature='viewpoint'``: like :meth:`assign_peak_identities`, but the
+        matching must agree with one viewpoint of the category's mean shape
+        (:class:`~kplink_mm.models.utils.ViewpointNaming`). Returns (M, D) features."""
+        out = np.array(features, dtype=np.float32, copy=True)
+        if len(peaks) == 0:
+            return out
+        mean_shape = spec.mean_model()   # cached
+        rows, cols, _ = self.viewpoint_naming(peaks, scores, probs, mean_shape.keypoints,
+                                              mean_shape.keypoint_normals, box_size)
+        out[rows] = spec.canonical_keypoints()[cols]
+        return out
+
     @staticmethod
     def _masked(loss_module, pred, target, mask):
         # Only pixels near a keypoint carry offsets/identities; an empty batch gives a
@@ -492,6 +536,11 @@ class CKLMHead(BaseHead):
                     feats[0, :m] = self.assign_peak_identities(
                         peak_probs[0, :m, :len(prob_b)], scores[0, :m],
                         self._sample_category(sample).canonical_keypoints(), feats[0, :m])
+                elif self.identity_feature == 'viewpoint':
+                    feats[0, :m] = self.name_by_viewpoint(
+                        peaks[0, :m], scores[0, :m], peak_probs[0, :m, :len(prob_b)],
+                        self._sample_category(sample), _box_size_in_input(sample),
+                        feats[0, :m])
             keypoints = np.zeros((1, self.num_union, 2), np.float32)
             kp_scores = np.zeros((1, self.num_union), np.float32)
             cat_id = sample.metainfo.get('category_id')

@@ -1,5 +1,6 @@
 from .keypoint_graph import (build_keypoint_graphs, edge_visibility_labels,
                              fully_connected_edge_index, node_visibility_from_edges)
+from .viewpoint_naming import ViewpointNaming
 
 __all__ = ['build_keypoint_graphs', 'edge_visibility_labels', 'fully_connected_edge_index',
-           'node_visibility_from_edges']
+           'node_visibility_from_edges', 'ViewpointNaming']

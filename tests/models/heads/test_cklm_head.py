@@ -324,3 +324,36 @@ def test_assign_peak_identities_prefers_confident_peaks_and_keeps_the_rest():
     np.testing.assert_allclose(out[2], base[2])
     assert _head(identity='classification').assign_peak_identities(
         np.zeros((0, 2)), np.zeros(0), canon, np.zeros((0, 3))).shape == (0, 3)
+
+
+def test_viewpoint_identity_feature_names_peaks_one_to_one_with_canonical_points():
+    from mmengine.structures import InstanceData
+    spec = get_category('car')
+    canon = spec.canonical_keypoints()
+    conf = torch.zeros(1, 1, 16, 16)
+    conf[0, 0, 4, 4], conf[0, 0, 10, 12] = 0.9, 0.8
+    rest = torch.zeros(1, 2 + 12, 16, 16)
+    head = _head(identity='classification', identity_feature='viewpoint',
+                 viewpoint_naming=dict(azimuth_step=30.0, elevations=(20.0, )))
+    assert len(head.viewpoint_naming.rotations) == 12
+    samples = _samples(head, batch=1)
+    samples[0].gt_instances = InstanceData(bboxes=np.array([[0.0, 0.0, 50.0, 40.0]]))
+    samples[0].set_metainfo(dict(input_size=(64, 64), input_scale=np.array([62.5, 62.5])))
+    pred = head.decode_outputs(conf, rest, samples)[0]
+    feats = pred.peak_features[0, :2]
+    names = [int(np.argmin(np.linalg.norm(canon - f, axis=1))) for f in feats]
+    np.testing.assert_allclose(feats, canon[names], atol=1e-6)
+    assert names[0] != names[1]
+    with pytest.raises(ValueError, match="identity='classification'"):
+        _head(identity_feature='viewpoint')
+    with pytest.raises(ValueError, match="'viewpoint'"):
+        _head(identity='classification', identity_feature='pose')
+
+
+def test_box_size_in_input_pixels():
+    from mmengine.structures import InstanceData
+    from kplink_mm.models.heads.cklm_head import _box_size_in_input
+    s = PoseDataSample(metainfo=dict(input_size=(64, 64), input_scale=np.array([200.0, 200.0])))
+    assert _box_size_in_input(s) == pytest.approx(64 / 1.25)   # no box: default padding
+    s.gt_instances = InstanceData(bboxes=np.array([[10.0, 20.0, 110.0, 70.0]]))
+    assert _box_size_in_input(s) == pytest.approx(100 * 64 / 200)

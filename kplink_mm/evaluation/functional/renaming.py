@@ -1,0 +1,60 @@
+"""Re-name a dumped target's peaks offline, as a classification CKLM head would online.
+
+A ``tools/test.py --dump`` of a classification CKLM keeps every peak's position,
+score and p(keypoint | peak) (``peak_probs``). That is enough to try another naming
+of the same predictions without running the network again: the one-to-one
+``'assignment'`` or the viewpoint-consistent naming
+(:class:`~kplink_mm.models.utils.ViewpointNaming`). The result equals the online
+naming (``CKLMHead(identity_feature=...)``) because both costs are unchanged by the
+crop's scale and shift, in which the head names its peaks.
+"""
+from typing import Union
+
+import numpy as np
+
+from ...datasets.synth.categories import get_category
+from .identification import identify_keypoints
+
+__all__ = ['rename_record']
+
+
+def rename_record(record: dict, naming: Union[str, object], score_thr: float = 0.0) -> dict:
+    """Return a copy of ``record`` whose ``pred_keypoints`` / ``pred_scores`` come from
+    naming its peaks with ``naming``: ``'assignment'`` or a ``ViewpointNaming``.
+
+    Peaks a matching leaves unnamed keep the softmax-mean canonical feature, and
+    every keypoint then takes the peak with the nearest feature (StarMap's protocol),
+    as online. Raises ``ValueError`` naming the record when it has no ``peak_probs``
+    (a dump of a regression head, or of an older version).
+    """
+    if 'peak_probs' not in record or 'peaks' not in record:
+        raise ValueError(f"record of image {record.get('img_id')!r} has no peaks / "
+                         "peak_probs: re-naming needs a dump of a classification CKLM "
+                         "(identity='classification')")
+    spec = get_category(record['category'])
+    canonical = spec.canonical_keypoints()
+    n = len(canonical)
+    real = np.asarray(record['peak_scores']) > 0          # dumps pad with score 0
+    peaks = np.asarray(record['peaks'], np.float64)[real][:, :2]
+    scores = np.asarray(record['peak_scores'], np.float64)[real]
+    probs = np.asarray(record['peak_probs'], np.float64)[real][:, :n]
+    features = (probs @ canonical).astype(np.float32)
+    if len(peaks):
+        if isinstance(naming, str):
+            if naming != 'assignment':
+                raise ValueError(f"naming must be 'assignment' or a ViewpointNaming, "
+                                 f"got {naming!r}")
+            from ...models.utils.lis import solve_assignment
+            eps = 1e-6
+            rows, cols = solve_assignment(-np.log(probs + eps) - np.log(scores[:, None] + eps))
+        else:
+            bbox = np.asarray(record['bbox'], np.float64)
+            mean_shape = spec.mean_model()
+            rows, cols, _ = naming(peaks, scores, probs, mean_shape.keypoints,
+                                   mean_shape.keypoint_normals,
+                                   max(bbox[2] - bbox[0], bbox[3] - bbox[1]))
+        features[rows] = canonical[cols]
+    kpts, kscores, _ = identify_keypoints(peaks, scores, features, canonical, score_thr)
+    out = dict(record)
+    out['pred_keypoints'], out['pred_scores'] = kpts, kscores
+    return out
