@@ -6,4 +6,4 @@
 _base_ = ['./cklm-3s-cls-naming-catlogits_res18_cpu_kplink-synth-128x128.py']
 
 model = dict(head=dict(identity_feature='viewpoint', viewpoint_naming=dict(
-    sigma=0.15, facing_weight=0.5, azimuth_step=10.0, elevations=(0, 10, 20, 30, 40, 50))))
+    sigma=0.15, facing_weight=0.5, azimuth_step=10.0, elevations=(10, 20, 30, 40, 50))))

@@ -88,6 +88,20 @@ def test_viewpoint_naming_online_equals_offline_renaming(tiny_synth, tiny_pose_c
     assert offline['OracleId'] > 0
     for key in ('PCK', 'OracleId', 'PCK_occluded'):
         assert online[f'kplink/{key}'] == pytest.approx(offline[key])
+    # target by target: the offline names put every keypoint where the online ones did
+    from functools import partial
+    import numpy as np
+    from kplink_mm.datasets.metainfo import category_slices
+    from kplink_mm.evaluation.dump import records_from_dump
+    from kplink_mm.evaluation.functional import rename_record
+    from kplink_mm.evaluation.metrics import record_from_sample
+    from kplink_mm.models.utils import ViewpointNaming
+    records = records_from_dump(dump, partial(record_from_sample, slices=category_slices()),
+                                required=('pred_instances', 'gt_instances'))
+    naming = ViewpointNaming(sigma=0.15, facing_weight=0.5)
+    same = [np.allclose(rename_record(r, naming)['pred_keypoints'], r['pred_keypoints'],
+                        atol=1e-3) for r in records]
+    assert np.mean(same) >= 0.98, f'{sum(same)} of {len(same)} targets named alike'
     # a bad --viewpoint argument is a clear error, not a traceback
     proc = subprocess.run([sys.executable, osp.join(REPO, 'tools/analysis/eval_pck_dump.py'),
                            dump, '--naming', 'viewpoint', '--viewpoint', '{"sigma": 0}'],

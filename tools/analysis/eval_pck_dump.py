@@ -70,11 +70,13 @@ def main(argv=None):
                         help='box overlap (of the smaller box) that groups targets')
     parser.add_argument('--naming', choices=('assignment', 'viewpoint'),
                         help="re-name the dumped peaks first (classification heads)")
-    parser.add_argument('--viewpoint', default='{}',
+    parser.add_argument('--viewpoint', default=None,
                         help='ViewpointNaming arguments as JSON (with --naming viewpoint)')
     parser.add_argument('--breakdown', action='store_true',
                         help='print the error classes of overlapping targets')
     args = parser.parse_args(argv)
+    if args.viewpoint is not None and args.naming != 'viewpoint':
+        parser.error('--viewpoint needs --naming viewpoint')
     assigner = None
     if args.lis is not None:
         try:
@@ -91,7 +93,7 @@ def main(argv=None):
         naming = args.naming
         if naming == 'viewpoint':
             try:
-                naming = ViewpointNaming(**json.loads(args.viewpoint))
+                naming = ViewpointNaming(**json.loads(args.viewpoint or '{}'))
             except (json.JSONDecodeError, TypeError, ValueError) as err:
                 raise SystemExit(f'--viewpoint {args.viewpoint!r}: {err}')
         try:

@@ -49,12 +49,20 @@ def rename_record(record: dict, naming: Union[str, object], score_thr: float = 0
             rows, cols = solve_assignment(-np.log(probs + eps) - np.log(scores[:, None] + eps))
         else:
             bbox = np.asarray(record['bbox'], np.float64)
+            box_size = max(bbox[2] - bbox[0], bbox[3] - bbox[1])
+            if not box_size > 0:
+                raise ValueError(f"record of image {record.get('img_id')!r}: bbox "
+                                 f'{bbox.tolist()} has no size to scale the naming by')
             mean_shape = spec.mean_model()
             rows, cols, _ = naming(peaks, scores, probs, mean_shape.keypoints,
-                                   mean_shape.keypoint_normals,
-                                   max(bbox[2] - bbox[0], bbox[3] - bbox[1]))
+                                   mean_shape.keypoint_normals, box_size)
         features[rows] = canonical[cols]
     kpts, kscores, _ = identify_keypoints(peaks, scores, features, canonical, score_thr)
     out = dict(record)
     out['pred_keypoints'], out['pred_scores'] = kpts, kscores
+    # the new names travel with the peaks too, as in an online dump (LIS reads them)
+    if 'peak_features' in record:
+        padded = np.array(record['peak_features'], np.float32, copy=True)
+        padded[np.nonzero(real)[0]] = features
+        out['peak_features'] = padded
     return out

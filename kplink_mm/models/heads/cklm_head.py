@@ -88,7 +88,10 @@ def _box_size_in_input(sample) -> float:
     the box from ``gt_instances.bboxes`` scaled by ``input_size / input_scale``; without
     a box, the crop's larger side over mmpose's default box padding (1.25)."""
     meta = sample.metainfo
-    input_size = np.asarray(meta.get('input_size', (1.0, 1.0)), np.float64).reshape(-1)
+    if meta.get('input_size') is None:
+        raise KeyError("identity_feature='viewpoint' needs the crop's 'input_size' in the "
+                       "data sample's metainfo (PackPoseInputs meta_keys)")
+    input_size = np.asarray(meta['input_size'], np.float64).reshape(-1)
     gt = getattr(sample, 'gt_instances', None)
     bboxes = getattr(gt, 'bboxes', None) if gt is not None else None
     if bboxes is not None and len(bboxes) and meta.get('input_scale') is not None:
@@ -229,6 +232,9 @@ class CKLMHead(BaseHead):
             raise ValueError(f"identity_feature={identity_feature!r} needs "
                              "identity='classification' (it matches on p(keypoint | peak))")
         self.identity_feature = identity_feature
+        if viewpoint_naming is not None and identity_feature != 'viewpoint':
+            raise ValueError(f'viewpoint_naming={viewpoint_naming} is only used with '
+                             f"identity_feature='viewpoint', got {identity_feature!r}")
         self.viewpoint_naming = (ViewpointNaming(**(viewpoint_naming or {}))
                                  if identity_feature == 'viewpoint' else None)
         self.max_keypoints = max(n for _, n in self.slices.values())

@@ -14,13 +14,18 @@ and the peaks are matched to keypoints on
 
 (the joint negative log-likelihood of the names, the peak being real, its
 position under the viewpoint and the keypoint facing the camera). The viewpoint
-with the cheapest matching wins. Measured in docs/cklm.md and docs/benchmarks.md.
+with the cheapest matching wins. Design and measurements: docs/cklm.md and
+docs/benchmarks.md ("Viewpoint-consistent naming").
 
-Why the grid keeps the camera above the ground plane: under weak perspective, a
-mirror-symmetric object seen from above with its left/right names swapped projects
-exactly like the object seen from *below* (the depth reversal of the image is a
-proper rotation that carries left onto right). Upright viewpoints only, as in
-kplink-synth (elevation 5-45 degrees) and most photographs, rule that pose out.
+Why the grid keeps the camera above the ground plane (elevation 10-50 degrees by
+default, no 0): under weak perspective, a mirror-symmetric object seen from above
+with its left/right names swapped projects exactly like the object seen from
+*below*, at the negated elevation (the depth reversal of the image is a proper
+rotation that carries left onto right). Upright viewpoints only, as in kplink-synth
+(5-45 degrees) and most photographs, rule that pose out; the nearer a view is to
+horizontal, the less the geometry can tell the two apart and the more the naming
+logits decide. Categories whose keypoints are themselves symmetric under a half
+turn (the dining table's) can only be told front from back by the logits.
 """
 from typing import Optional, Sequence, Tuple
 
@@ -50,12 +55,14 @@ class ViewpointNaming:
 
     def __init__(self, sigma: float = 0.15, facing_weight: float = 0.5,
                  azimuth_step: float = 10.0,
-                 elevations: Sequence[float] = (0, 10, 20, 30, 40, 50),
+                 elevations: Sequence[float] = (10, 20, 30, 40, 50),
                  iterations: int = 2, eps: float = 1e-6):
         if sigma <= 0:
             raise ValueError(f'sigma must be > 0, got {sigma}')
         if facing_weight < 0:
             raise ValueError(f'facing_weight must be >= 0, got {facing_weight}')
+        if not eps > 0:
+            raise ValueError(f'eps must be > 0, got {eps}')
         if iterations < 0:
             raise ValueError(f'iterations must be >= 0, got {iterations}')
         self.sigma = float(sigma)

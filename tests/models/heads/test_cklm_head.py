@@ -326,28 +326,68 @@ def test_assign_peak_identities_prefers_confident_peaks_and_keeps_the_rest():
         np.zeros((0, 2)), np.zeros(0), canon, np.zeros((0, 3))).shape == (0, 3)
 
 
-def test_viewpoint_identity_feature_names_peaks_one_to_one_with_canonical_points():
+def test_viewpoint_identity_feature_names_a_car_view_despite_mirror_logits():
+    """Peaks at a car's camera-facing keypoints whose logits prefer each keypoint's
+    mirror partner: the one-to-one assignment swaps the pairs, the head's viewpoint
+    naming (crop pixels, box from gt_instances and input_scale) names them right and
+    equals a direct ViewpointNaming call on the same peaks."""
     from mmengine.structures import InstanceData
+    from kplink_mm.geometry import orthographic_project, viewing_sphere_rotations
+    from kplink_mm.models.utils import ViewpointNaming
     spec = get_category('car')
     canon = spec.canonical_keypoints()
-    conf = torch.zeros(1, 1, 16, 16)
-    conf[0, 0, 4, 4], conf[0, 0, 10, 12] = 0.9, 0.8
-    rest = torch.zeros(1, 2 + 12, 16, 16)
-    head = _head(identity='classification', identity_feature='viewpoint',
-                 viewpoint_naming=dict(azimuth_step=30.0, elevations=(20.0, )))
-    assert len(head.viewpoint_naming.rotations) == 12
-    samples = _samples(head, batch=1)
-    samples[0].gt_instances = InstanceData(bboxes=np.array([[0.0, 0.0, 50.0, 40.0]]))
-    samples[0].set_metainfo(dict(input_size=(64, 64), input_scale=np.array([62.5, 62.5])))
-    pred = head.decode_outputs(conf, rest, samples)[0]
-    feats = pred.peak_features[0, :2]
-    names = [int(np.argmin(np.linalg.norm(canon - f, axis=1))) for f in feats]
-    np.testing.assert_allclose(feats, canon[names], atol=1e-6)
-    assert names[0] != names[1]
+    start, n = category_slices()['car']
+    model = spec.mean_model()
+    R = viewing_sphere_rotations(360.0, (20.0, ))[0]
+    c, s_ = np.cos(np.deg2rad(30.0)), np.sin(np.deg2rad(30.0))
+    yaw = np.array([[c, -s_, 0], [s_, c, 0], [0, 0, 1.0]])
+    uv = 25.0 * orthographic_project(model.keypoints @ yaw, R) + 64.0   # input pixels
+    assert np.all((uv > 4) & (uv < 124))
+    visible = np.where((model.keypoint_normals @ yaw) @ -R[2] > 0)[0]
+    flip = dict(list(spec.flip_pairs) + [(j, i) for i, j in spec.flip_pairs])
+    codec = dict(CODEC, input_size=(128, 128), heatmap_size=(64, 64))
+    conf = torch.zeros(1, 1, 64, 64)
+    rest = torch.zeros(1, 2 + 12, 64, 64)
+    for k in visible:
+        x, y = np.floor(uv[k] / 2.0).astype(int)       # stride 2
+        conf[0, 0, y, x] = 0.9
+        logits = torch.full((12, ), -3.0)
+        logits[k] = 0.0
+        logits[flip.get(k, k)] = 0.3 if flip.get(k, k) != k else 0.0
+        rest[0, 2:, y, x] = logits
+    samples = _samples(_head(identity='classification'), batch=1)
+    lo, hi = uv.min(0), uv.max(0)
+    samples[0].gt_instances = InstanceData(bboxes=np.r_[lo, hi][None])
+    samples[0].set_metainfo(dict(input_size=(128, 128), input_scale=np.array([128.0, 128.0])))
+    named = {}
+    for mode in ('assignment', 'viewpoint'):
+        head = _head(identity='classification', identity_feature=mode, decoder=codec)
+        pred = head.decode_outputs(conf, rest, samples)[0]
+        m = int((pred.peak_scores[0] > 0).sum())
+        assert m == len(visible)
+        peaks, feats = pred.peaks[0, :m], pred.peak_features[0, :m]
+        # the keypoint each decoded peak was put at (one peak per visible keypoint)
+        from scipy.optimize import linear_sum_assignment
+        r, cidx = linear_sum_assignment(
+            np.linalg.norm(peaks[:, None] - uv[visible][None], axis=-1))
+        truth = list(visible[cidx[np.argsort(r)]])
+        named[mode] = [int(np.argmin(np.linalg.norm(canon - f, axis=1))) for f in feats]
+        if mode == 'viewpoint':
+            rows, cols, _ = ViewpointNaming()(
+                peaks, pred.peak_scores[0, :m], pred.peak_probs[0, :m, :n], model.keypoints,
+                model.keypoint_normals, float((hi - lo).max()))
+            assert [named[mode][r] for r in rows] == list(cols)
+            assert named[mode] == truth
+            np.testing.assert_allclose(pred.keypoints[0, start:start + n][visible],
+                                       uv[visible], atol=2.0)
+        else:
+            assert named[mode] != truth   # appearance alone swaps the mirror pairs
     with pytest.raises(ValueError, match="identity='classification'"):
         _head(identity_feature='viewpoint')
     with pytest.raises(ValueError, match="'viewpoint'"):
         _head(identity='classification', identity_feature='pose')
+    with pytest.raises(ValueError, match='viewpoint_naming'):
+        _head(identity='classification', viewpoint_naming=dict(sigma=0.2))
 
 
 def test_box_size_in_input_pixels():
@@ -357,3 +397,5 @@ def test_box_size_in_input_pixels():
     assert _box_size_in_input(s) == pytest.approx(64 / 1.25)   # no box: default padding
     s.gt_instances = InstanceData(bboxes=np.array([[10.0, 20.0, 110.0, 70.0]]))
     assert _box_size_in_input(s) == pytest.approx(100 * 64 / 200)
+    with pytest.raises(KeyError, match='input_size'):
+        _box_size_in_input(PoseDataSample(metainfo=dict(category_id=1)))
