@@ -29,7 +29,7 @@ __all__ = ['GENERATOR_VERSION', 'DEFAULT_SPLITS', 'DEFAULT_SEED', 'DEFAULT_IMAGE
            'render_scene_records', 'categories_json', 'occlusion_recovery',
            'split_statistics', 'benchmark']
 
-GENERATOR_VERSION = '1.1'  # 1.1: diningtable drawer apron (names identifiable)
+GENERATOR_VERSION = '1.1'  # 1.1: diningtable front drawer + runner (names identifiable)
 #: the default benchmark; ``ensure_default_synth`` generates exactly these splits
 DEFAULT_SPLITS: Dict[str, Dict[str, int]] = {
     'train': dict(num_scenes=1500, views=1),

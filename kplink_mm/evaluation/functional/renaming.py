@@ -38,25 +38,22 @@ def rename_record(record: dict, naming: Union[str, object], score_thr: float = 0
     peaks = np.asarray(record['peaks'], np.float64)[real][:, :2]
     scores = np.asarray(record['peak_scores'], np.float64)[real]
     probs = np.asarray(record['peak_probs'], np.float64)[real][:, :n]
+    if isinstance(naming, str) and naming != 'assignment':
+        raise ValueError(f"naming must be 'assignment' or a ViewpointNaming, got {naming!r}")
+    # the softmax-mean feature: what an unmatched peak keeps, online too
     features = (probs @ canonical).astype(np.float32)
     if len(peaks):
-        if isinstance(naming, str):
-            if naming != 'assignment':
-                raise ValueError(f"naming must be 'assignment' or a ViewpointNaming, "
-                                 f"got {naming!r}")
-            from ...models.utils.lis import solve_assignment
-            eps = 1e-6
-            rows, cols = solve_assignment(-np.log(probs + eps) - np.log(scores[:, None] + eps))
+        # the head's own naming code, so offline and online cannot drift apart
+        if naming == 'assignment':
+            from ...models.heads.cklm_head import CKLMHead
+            features = CKLMHead.assign_peak_identities(probs, scores, canonical, features)
         else:
             bbox = np.asarray(record['bbox'], np.float64)
             box_size = max(bbox[2] - bbox[0], bbox[3] - bbox[1])
             if not box_size > 0:
                 raise ValueError(f"record of image {record.get('img_id')!r}: bbox "
                                  f'{bbox.tolist()} has no size to scale the naming by')
-            mean_shape = spec.mean_model()
-            rows, cols, _ = naming(peaks, scores, probs, mean_shape.keypoints,
-                                   mean_shape.keypoint_normals, box_size)
-        features[rows] = canonical[cols]
+            features = naming.name_features(peaks, scores, probs, spec, box_size, features)
     kpts, kscores, _ = identify_keypoints(peaks, scores, features, canonical, score_thr)
     out = dict(record)
     out['pred_keypoints'], out['pred_scores'] = kpts, kscores

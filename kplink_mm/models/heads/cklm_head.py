@@ -456,20 +456,6 @@ class CKLMHead(BaseHead):
         out[rows] = np.asarray(canonical, np.float32)[cols]
         return out
 
-    def name_by_viewpoint(self, peaks: np.ndarray, scores: np.ndarray, probs: np.ndarray,
-                          spec, box_size: float, features: np.ndarray) -> np.ndarray:
-        """``identity_feature='viewpoint'``: like :meth:`assign_peak_identities`, but the
-        matching must agree with one viewpoint of the category's mean shape
-        (:class:`~kplink_mm.models.utils.ViewpointNaming`). Returns (M, D) features."""
-        out = np.array(features, dtype=np.float32, copy=True)
-        if len(peaks) == 0:
-            return out
-        mean_shape = spec.mean_model()   # cached
-        rows, cols, _ = self.viewpoint_naming(peaks, scores, probs, mean_shape.keypoints,
-                                              mean_shape.keypoint_normals, box_size)
-        out[rows] = spec.canonical_keypoints()[cols]
-        return out
-
     @staticmethod
     def _masked(loss_module, pred, target, mask):
         # Only pixels near a keypoint carry offsets/identities; an empty batch gives a
@@ -543,7 +529,7 @@ class CKLMHead(BaseHead):
                         peak_probs[0, :m, :len(prob_b)], scores[0, :m],
                         self._sample_category(sample).canonical_keypoints(), feats[0, :m])
                 elif self.identity_feature == 'viewpoint':
-                    feats[0, :m] = self.name_by_viewpoint(
+                    feats[0, :m] = self.viewpoint_naming.name_features(
                         peaks[0, :m], scores[0, :m], peak_probs[0, :m, :len(prob_b)],
                         self._sample_category(sample), _box_size_in_input(sample),
                         feats[0, :m])

@@ -137,3 +137,16 @@ class ViewpointNaming:
             if total < best[0]:
                 best = (total, rows, cols, h)
         return best[1], best[2], best[3]
+
+    def name_features(self, peaks: np.ndarray, scores: np.ndarray, probs: np.ndarray,
+                      spec, box_size: float, features: np.ndarray) -> np.ndarray:
+        """The peaks' canonical features after naming them for category ``spec`` (a
+        kplink-synth ``CategorySpec``): a matched peak carries its keypoint's canonical
+        point, an unmatched one keeps its row of ``features``. (M, D) float32; what
+        ``CKLMHead(identity_feature='viewpoint')`` and the offline re-naming use."""
+        out = np.array(features, dtype=np.float32, copy=True)
+        mean_shape = spec.mean_model()   # cached per category
+        rows, cols, _ = self(peaks, scores, probs, mean_shape.keypoints,
+                             mean_shape.keypoint_normals, box_size)
+        out[rows] = spec.canonical_keypoints()[cols]
+        return out
