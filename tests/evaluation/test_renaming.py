@@ -1,27 +1,18 @@
 import numpy as np
 import pytest
 
-from kplink_mm.datasets.synth.categories import get_category
 from kplink_mm.evaluation.functional import rename_record
-from kplink_mm.geometry import orthographic_project, viewing_sphere_rotations
 from kplink_mm.models.utils import ViewpointNaming
+from tests.models.utils.test_viewpoint_naming import mirror_confused_car_view
 
 
 def _record():
     """A car seen from azimuth 0, elevation 20, with its camera-facing keypoints found
     as peaks whose naming probabilities prefer each keypoint's mirror partner."""
-    spec = get_category('car')
-    model = spec.mean_model()
-    R = viewing_sphere_rotations(360.0, (20.0, ))[0]
-    uv = 50.0 * orthographic_project(model.keypoints, R) + np.array([100.0, 80.0])
-    visible = np.where(model.keypoint_normals @ -R[2] > 0)[0]
-    flip = dict(list(spec.flip_pairs) + [(j, i) for i, j in spec.flip_pairs])
+    uv, visible, confused = mirror_confused_car_view(azimuth=0.0, scale=50.0,
+                                                     shift=(100.0, 80.0))
     probs = np.zeros((24, 12))
-    for row, k in enumerate(visible):
-        probs[row] = 0.02
-        probs[row, k] = 0.3
-        probs[row, flip.get(k, k)] += 0.4
-    probs[:len(visible)] /= probs[:len(visible)].sum(1, keepdims=True)
+    probs[:len(visible)] = confused
     peaks = np.zeros((24, 2))
     peaks[:len(visible)] = uv[visible]
     scores = np.zeros(24)

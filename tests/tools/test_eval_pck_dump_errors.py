@@ -41,3 +41,15 @@ def test_bad_lis_arguments_are_named(tmp_path):
         _main()([str(path), '--lis', '{"feature_sigma": '])
     with pytest.raises(SystemExit, match='--lis .*feature_sigm'):
         _main()([str(path), '--lis', '{"feature_sigm": 0.2}'])
+
+
+def test_viewpoint_arguments_need_viewpoint_naming(tmp_path, capsys):
+    path = tmp_path / 'preds.pkl'
+    path.write_bytes(pickle.dumps([{'gt_instances': {}}]))
+    with pytest.raises(SystemExit) as exc:
+        _main()([str(path), '--viewpoint', '{"sigma": 0.2}'])
+    assert exc.value.code == 2
+    assert '--viewpoint needs --naming viewpoint' in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        _main()([str(path), '--naming', 'assignment', '--viewpoint', '{}'])
+    assert '--viewpoint needs --naming viewpoint' in capsys.readouterr().err

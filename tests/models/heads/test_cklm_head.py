@@ -332,29 +332,20 @@ def test_viewpoint_identity_feature_names_a_car_view_despite_mirror_logits():
     naming (crop pixels, box from gt_instances and input_scale) names them right and
     equals a direct ViewpointNaming call on the same peaks."""
     from mmengine.structures import InstanceData
-    from kplink_mm.geometry import orthographic_project, viewing_sphere_rotations
     from kplink_mm.models.utils import ViewpointNaming
-    spec = get_category('car')
-    canon = spec.canonical_keypoints()
+    from tests.models.utils.test_viewpoint_naming import mirror_confused_car_view
+    canon = get_category('car').canonical_keypoints()
     start, n = category_slices()['car']
-    model = spec.mean_model()
-    R = viewing_sphere_rotations(360.0, (20.0, ))[0]
-    c, s_ = np.cos(np.deg2rad(30.0)), np.sin(np.deg2rad(30.0))
-    yaw = np.array([[c, -s_, 0], [s_, c, 0], [0, 0, 1.0]])
-    uv = 25.0 * orthographic_project(model.keypoints @ yaw, R) + 64.0   # input pixels
+    model = get_category('car').mean_model()
+    uv, visible, probs = mirror_confused_car_view(scale=25.0)     # input pixels
     assert np.all((uv > 4) & (uv < 124))
-    visible = np.where((model.keypoint_normals @ yaw) @ -R[2] > 0)[0]
-    flip = dict(list(spec.flip_pairs) + [(j, i) for i, j in spec.flip_pairs])
     codec = dict(CODEC, input_size=(128, 128), heatmap_size=(64, 64))
     conf = torch.zeros(1, 1, 64, 64)
     rest = torch.zeros(1, 2 + 12, 64, 64)
-    for k in visible:
+    for row, k in enumerate(visible):
         x, y = np.floor(uv[k] / 2.0).astype(int)       # stride 2
         conf[0, 0, y, x] = 0.9
-        logits = torch.full((12, ), -3.0)
-        logits[k] = 0.0
-        logits[flip.get(k, k)] = 0.3 if flip.get(k, k) != k else 0.0
-        rest[0, 2:, y, x] = logits
+        rest[0, 2:, y, x] = torch.from_numpy(np.log(probs[row])).float()
     samples = _samples(_head(identity='classification'), batch=1)
     lo, hi = uv.min(0), uv.max(0)
     samples[0].gt_instances = InstanceData(bboxes=np.r_[lo, hi][None])
