@@ -63,12 +63,15 @@ def test_cklm_train_test_dump_offline(tiny_synth, tiny_pose_cfg_options, tmp_pat
 
 VIEWPOINT_CONFIG = osp.join(
     REPO, 'configs/cklm/cklm-3s-cls-naming-catlogits-viewpoint_res18_cpu_kplink-synth-128x128.py')
+SET_CONFIG = osp.join(
+    REPO, 'configs/cklm/cklm-3s-cls-naming-catlogits-set_res18_cpu_kplink-synth-128x128.py')
 
 
 def test_viewpoint_naming_online_equals_offline_renaming(tiny_synth, tiny_pose_cfg_options,
                                                          tmp_path, subprocess_env):
     """The viewpoint config trains and tests; re-naming its dump offline with the same
-    ViewpointNaming gives the online metrics (the costs do not depend on the crop)."""
+    ViewpointNaming gives the online metrics (the costs do not depend on the crop).
+    The same for the learned peak-set naming, trained on the dump by its tool."""
     work = str(tmp_path / 'work')
     opts = tiny_pose_cfg_options(tiny_synth)
     _run([osp.join(REPO, 'tools/train.py'), VIEWPOINT_CONFIG, '--work-dir', work,
@@ -108,3 +111,29 @@ def test_viewpoint_naming_online_equals_offline_renaming(tiny_synth, tiny_pose_c
                           cwd=str(tmp_path), env=subprocess_env, capture_output=True,
                           text=True, timeout=600)
     assert proc.returncode != 0 and 'sigma must be > 0' in proc.stderr
+
+    # The learned peak-set naming, trained on this dump's peaks: tools/test.py with the
+    # set config (same checkpoint) gives what eval_pck_dump.py --naming set gives.
+    namer = str(tmp_path / 'peak_naming.pth')
+    out = _run([osp.join(REPO, 'tools/train_peak_naming.py'), dump, '--out', namer,
+                '--epochs', '3', '--eval', dump], cwd=str(tmp_path), env=subprocess_env)
+    assert 'peak-set naming: PCK' in out
+    set_work = str(tmp_path / 'test_set')
+    _run([osp.join(REPO, 'tools/test.py'), SET_CONFIG, osp.join(work, 'epoch_1.pth'),
+          '--work-dir', set_work, '--cfg-options'] + opts +
+         [f'model.head.peak_naming.checkpoint={namer}'], cwd=str(tmp_path), env=subprocess_env)
+    with open(glob.glob(osp.join(set_work, '*', '*.json'))[0]) as f:
+        online_set = json.load(f)
+    offline_set_json = str(tmp_path / 'offline_set.json')
+    _run([osp.join(REPO, 'tools/analysis/eval_pck_dump.py'), dump, '--naming', 'set',
+          '--peak-naming', namer, '--json', offline_set_json], cwd=str(tmp_path),
+         env=subprocess_env)
+    with open(offline_set_json) as f:
+        offline_set = json.load(f)
+    for key in ('PCK', 'OracleId', 'PCK_occluded'):
+        assert online_set[f'kplink/{key}'] == pytest.approx(offline_set[key], abs=1e-3)
+    proc = subprocess.run([sys.executable, osp.join(REPO, 'tools/analysis/eval_pck_dump.py'),
+                           dump, '--naming', 'set', '--peak-naming', str(tmp_path / 'no.pth')],
+                          cwd=str(tmp_path), env=subprocess_env, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode != 0 and 'no.pth: not a peak-naming checkpoint' in proc.stderr

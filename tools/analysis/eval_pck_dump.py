@@ -2,11 +2,14 @@
 
     python tools/analysis/eval_pck_dump.py work_dirs/x/preds.pkl [--alpha 0.1] [--json out.json]
         [--lis '{"feature_sigma": 0.2}'] [--naming assignment|viewpoint [--viewpoint '{...}']]
+        [--naming set --peak-naming work_dirs/x/peak_naming.pth]
 
 ``--naming`` re-names a classification CKLM's peaks from the dumped p(keypoint | peak)
 before scoring (``evaluation.functional.rename_record``): ``assignment`` is the
 one-to-one matching, ``viewpoint`` the viewpoint-consistent one (``--viewpoint``:
-``ViewpointNaming`` arguments as JSON). Without it the dump's own names are scored.
+``ViewpointNaming`` arguments as JSON), ``set`` the learned peak-set naming
+(``--peak-naming``: a checkpoint of ``tools/train_peak_naming.py``). Without it the
+dump's own names are scored.
 
 ``--lis`` re-assigns the keypoints of overlapping same-category targets with LIS
 (``LocationInstabilityAssigner`` arguments as JSON) before scoring, as
@@ -33,6 +36,7 @@ from kplink_mm.evaluation.metrics.category_pck import (  # noqa: E402
     overlap_groups, score_records)
 from kplink_mm.evaluation.functional.renaming import rename_record  # noqa: E402
 from kplink_mm.models.utils.lis import LocationInstabilityAssigner  # noqa: E402
+from kplink_mm.models.utils.peak_set_naming import PeakSetNaming  # noqa: E402
 from kplink_mm.models.utils.viewpoint_naming import ViewpointNaming  # noqa: E402
 
 
@@ -68,15 +72,19 @@ def main(argv=None):
     parser.add_argument('--lis', help='LIS arguments as JSON, e.g. \'{"feature_sigma": 0.3}\'')
     parser.add_argument('--overlap-thr', type=float, default=0.1,
                         help='box overlap (of the smaller box) that groups targets')
-    parser.add_argument('--naming', choices=('assignment', 'viewpoint'),
+    parser.add_argument('--naming', choices=('assignment', 'viewpoint', 'set'),
                         help="re-name the dumped peaks first (classification heads)")
     parser.add_argument('--viewpoint', default=None,
                         help='ViewpointNaming arguments as JSON (with --naming viewpoint)')
+    parser.add_argument('--peak-naming', default=None,
+                        help='tools/train_peak_naming.py checkpoint (with --naming set)')
     parser.add_argument('--breakdown', action='store_true',
                         help='print the error classes of overlapping targets')
     args = parser.parse_args(argv)
     if args.viewpoint is not None and args.naming != 'viewpoint':
         parser.error('--viewpoint needs --naming viewpoint')
+    if (args.peak_naming is not None) != (args.naming == 'set'):
+        parser.error('--naming set and --peak-naming go together')
     assigner = None
     if args.lis is not None:
         try:
@@ -96,6 +104,11 @@ def main(argv=None):
                 naming = ViewpointNaming(**json.loads(args.viewpoint or '{}'))
             except (json.JSONDecodeError, TypeError, ValueError) as err:
                 raise SystemExit(f'--viewpoint {args.viewpoint!r}: {err}')
+        elif naming == 'set':
+            try:
+                naming = PeakSetNaming(checkpoint=args.peak_naming)
+            except ValueError as err:
+                raise SystemExit(f'--peak-naming: {err}')
         try:
             records = [rename_record(r, naming) for r in records]
         except ValueError as err:

@@ -3,8 +3,9 @@
 A ``tools/test.py --dump`` of a classification CKLM keeps every peak's position,
 score and p(keypoint | peak) (``peak_probs``). That is enough to try another naming
 of the same predictions without running the network again: the one-to-one
-``'assignment'`` or the viewpoint-consistent naming
-(:class:`~kplink_mm.models.utils.ViewpointNaming`). The result equals the online
+``'assignment'``, the viewpoint-consistent naming
+(:class:`~kplink_mm.models.utils.ViewpointNaming`) or the learned peak-set naming
+(:class:`~kplink_mm.models.utils.PeakSetNaming`). The result equals the online
 naming (``CKLMHead(identity_feature=...)``) because both costs are unchanged by the
 crop's scale and shift, in which the head names its peaks.
 """
@@ -20,7 +21,8 @@ __all__ = ['rename_record']
 
 def rename_record(record: dict, naming: Union[str, object], score_thr: float = 0.0) -> dict:
     """Return a copy of ``record`` whose ``pred_keypoints`` / ``pred_scores`` come from
-    naming its peaks with ``naming``: ``'assignment'`` or a ``ViewpointNaming``.
+    naming its peaks with ``naming``: ``'assignment'``, or an object with the
+    ``name_features`` contract (``ViewpointNaming``, ``PeakSetNaming``).
 
     Peaks a matching leaves unnamed keep the softmax-mean canonical feature, and
     every keypoint then takes the peak with the nearest feature (StarMap's protocol),
@@ -39,7 +41,8 @@ def rename_record(record: dict, naming: Union[str, object], score_thr: float = 0
     scores = np.asarray(record['peak_scores'], np.float64)[real]
     probs = np.asarray(record['peak_probs'], np.float64)[real][:, :n]
     if isinstance(naming, str) and naming != 'assignment':
-        raise ValueError(f"naming must be 'assignment' or a ViewpointNaming, got {naming!r}")
+        raise ValueError(f"naming must be 'assignment', a ViewpointNaming or a "
+                         f'PeakSetNaming, got {naming!r}')
     # the softmax-mean feature: what an unmatched peak keeps, online too
     features = (probs @ canonical).astype(np.float32)
     if len(peaks):

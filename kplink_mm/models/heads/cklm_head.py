@@ -27,6 +27,7 @@ from ...datasets.metainfo import category_slices
 from ...datasets.synth.categories import get_category
 from ...evaluation.functional import identify_keypoints
 from ..utils.lis import solve_assignment
+from ..utils.peak_set_naming import PeakSetNaming
 from ..utils.viewpoint_naming import ViewpointNaming
 
 
@@ -89,8 +90,8 @@ def _box_size_in_input(sample) -> float:
     a box, the crop's larger side over mmpose's default box padding (1.25)."""
     meta = sample.metainfo
     if meta.get('input_size') is None:
-        raise KeyError("identity_feature='viewpoint' needs the crop's 'input_size' in the "
-                       "data sample's metainfo (PackPoseInputs meta_keys)")
+        raise KeyError("identity_feature='viewpoint' / 'set' needs the crop's 'input_size' "
+                       "in the data sample's metainfo (PackPoseInputs meta_keys)")
     input_size = np.asarray(meta['input_size'], np.float64).reshape(-1)
     gt = getattr(sample, 'gt_instances', None)
     bboxes = getattr(gt, 'bboxes', None) if gt is not None else None
@@ -149,8 +150,15 @@ class CKLMHead(BaseHead):
             ``'viewpoint'``: the same matching, with every name of a target also
             agreeing with one viewpoint of the category's mean shape (position and
             facing terms; :class:`~kplink_mm.models.utils.ViewpointNaming`).
+            ``'set'``: the same matching on p(keypoint | all of the target's peaks) from
+            a small transformer trained on this head's own peaks
+            (:class:`~kplink_mm.models.utils.PeakSetNaming`,
+            ``tools/train_peak_naming.py``), with a "no keypoint" option per peak.
         viewpoint_naming (dict, optional): ``ViewpointNaming`` arguments for
             ``identity_feature='viewpoint'`` (default: its train-chosen defaults).
+        peak_naming (dict, optional): ``PeakSetNaming`` arguments for
+            ``identity_feature='set'``, e.g. ``dict(checkpoint=...)``; the checkpoint
+            is read on first use, so a config builds before the namer is trained.
         object_context (bool): give every stage's prediction layer the object's global
             context: a FiLM scale/shift from the globally pooled deepest backbone level
             plus normalised (x, y) coordinate channels, then a 3x3 conv. Off by default
@@ -188,6 +196,7 @@ class CKLMHead(BaseHead):
                  category_context: bool = False,
                  identity_logits: str = 'shared',
                  viewpoint_naming: Optional[dict] = None,
+                 peak_naming: Optional[dict] = None,
                  pos_weight: float = 10.0,
                  confidence_weight: float = 1.0,
                  offset_weight: float = 1.0,
@@ -225,10 +234,11 @@ class CKLMHead(BaseHead):
             raise ValueError(f"identity must be 'canonical' or 'classification', got "
                              f'{identity!r}')
         self.identity = identity
-        if identity_feature not in ('expected', 'argmax', 'assignment', 'viewpoint'):
+        if identity_feature not in ('expected', 'argmax', 'assignment', 'viewpoint', 'set'):
             raise ValueError(f"identity_feature must be 'expected', 'argmax', "
-                             f"'assignment' or 'viewpoint', got {identity_feature!r}")
-        if identity_feature in ('assignment', 'viewpoint') and identity != 'classification':
+                             f"'assignment', 'viewpoint' or 'set', got {identity_feature!r}")
+        if (identity_feature in ('assignment', 'viewpoint', 'set')
+                and identity != 'classification'):
             raise ValueError(f"identity_feature={identity_feature!r} needs "
                              "identity='classification' (it matches on p(keypoint | peak))")
         self.identity_feature = identity_feature
@@ -237,6 +247,10 @@ class CKLMHead(BaseHead):
                              f"identity_feature='viewpoint', got {identity_feature!r}")
         self.viewpoint_naming = (ViewpointNaming(**(viewpoint_naming or {}))
                                  if identity_feature == 'viewpoint' else None)
+        if (peak_naming is None) != (identity_feature != 'set'):
+            raise ValueError(f"peak_naming={peak_naming} goes with identity_feature='set' "
+                             f'(and it needs one), got identity_feature={identity_feature!r}')
+        self._peak_naming_cfg, self._peak_naming = peak_naming, None
         self.max_keypoints = max(n for _, n in self.slices.values())
         self.num_union = sum(n for _, n in self.slices.values())
         if identity_logits not in ('shared', 'per_category'):
@@ -410,6 +424,13 @@ class CKLMHead(BaseHead):
         return [torch.softmax(identity[b, :self.slices[self._sample_category(d).name][1]], 0)
                 for b, d in enumerate(samples)]
 
+    @property
+    def peak_naming(self) -> Optional[PeakSetNaming]:
+        """The learned set naming (``identity_feature='set'``), loaded on first use."""
+        if self._peak_naming is None and self._peak_naming_cfg is not None:
+            self._peak_naming = PeakSetNaming(**self._peak_naming_cfg)
+        return self._peak_naming
+
     def _identity_features(self, identity, samples, probs=None):
         """(B, C, H, W) identity outputs -> canonical features (B, D, H, W) numpy.
 
@@ -528,8 +549,10 @@ class CKLMHead(BaseHead):
                     feats[0, :m] = self.assign_peak_identities(
                         peak_probs[0, :m, :len(prob_b)], scores[0, :m],
                         self._sample_category(sample).canonical_keypoints(), feats[0, :m])
-                elif self.identity_feature == 'viewpoint':
-                    feats[0, :m] = self.viewpoint_naming.name_features(
+                elif self.identity_feature in ('viewpoint', 'set'):
+                    naming = (self.viewpoint_naming if self.identity_feature == 'viewpoint'
+                              else self.peak_naming)
+                    feats[0, :m] = naming.name_features(
                         peaks[0, :m], scores[0, :m], peak_probs[0, :m, :len(prob_b)],
                         self._sample_category(sample), _box_size_in_input(sample),
                         feats[0, :m])

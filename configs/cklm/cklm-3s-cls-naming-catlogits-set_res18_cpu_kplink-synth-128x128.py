@@ -1,0 +1,17 @@
+# cklm-3s-cls-naming-catlogits with the learned peak-set naming at val/test time: a small
+# transformer reads all of a target's peaks (relative positions, scores, naming logits)
+# and re-scores p(keypoint | peak) before the one-to-one matching
+# (kplink_mm.models.utils.PeakSetNaming). It is trained on the CKLM checkpoint's own
+# peaks on the TRAIN split, so it belongs to that checkpoint (docs/cklm.md):
+#   python tools/test.py configs/cklm/cklm-3s-cls-naming-catlogits-20e_*.py CKPT \
+#       --dump train.pkl --cfg-options test_dataloader.dataset.ann_file=annotations/train.json
+#   python tools/train_peak_naming.py train.pkl --out <work_dir below>/peak_naming.pth
+#   python tools/test.py configs/cklm/cklm-3s-cls-naming-catlogits-set_*.py CKPT
+# Training of the CKLM itself is unchanged (any catlogits checkpoint works here).
+_base_ = ['./cklm-3s-cls-naming-catlogits_res18_cpu_kplink-synth-128x128.py']
+
+peak_naming_checkpoint = ('{{ fileDirname }}/../../work_dirs/'
+                          'cklm-3s-cls-naming-catlogits-set_res18_cpu_kplink-synth-128x128/'
+                          'peak_naming.pth')
+model = dict(head=dict(identity_feature='set',
+                       peak_naming=dict(checkpoint=peak_naming_checkpoint)))

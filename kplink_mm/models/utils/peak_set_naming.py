@@ -1,0 +1,181 @@
+"""Learned naming of one target's peaks as a set (``CKLMHead(identity_feature='set')``).
+
+A classification CKLM head gives every peak p(keypoint | peak) from the pixels around
+it. Those logits see local appearance, so a target's names need not agree with each
+other (a left wheel and a right wheel both named "left front wheel"). The one-to-one
+assignment only forbids duplicates; the viewpoint naming asks the names to agree with
+one rigid mean shape seen from one of 180 viewpoints. ``PeakSetNamer`` instead
+*learns* what a consistent set of names looks like: a small transformer reads all of
+a target's peaks at once -- where each lies relative to the others (in units of the
+box), its score and its logits -- and re-scores p(keypoint | peak) with a "no
+keypoint" option. It is trained on the head's own peaks from a ``tools/test.py
+--dump`` of the training split (``tools/train_peak_naming.py``), labels by matching
+peaks to the labelled keypoints within a radius, so it learns what the frozen head
+gets wrong, not an idealised input.
+
+Inputs are invariant to the crop's scale and shift (positions are relative to the
+score-weighted centroid, divided by the box size), so online (crop pixels) and
+offline (image pixels of a dump) namings agree.
+"""
+from typing import Dict, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from scipy.optimize import linear_sum_assignment
+
+from ...datasets.synth.categories import category_names, get_category
+
+__all__ = ['PeakSetNamer', 'PeakSetNaming', 'peak_set_inputs', 'peak_set_labels']
+
+_EPS = 1e-6
+
+
+def peak_set_inputs(peaks: np.ndarray, scores: np.ndarray, probs: np.ndarray,
+                    box_size: float, max_keypoints: int) -> np.ndarray:
+    """Per-peak input features (M, 3 + 2K): relative x, y (score-weighted centroid,
+    box units), score, p(keypoint | peak) and its log, padded to ``max_keypoints``."""
+    peaks = np.asarray(peaks, np.float64).reshape(-1, 2)
+    scores = np.asarray(scores, np.float64).reshape(-1)
+    probs = np.asarray(probs, np.float64)
+    m, n = probs.shape
+    if n > max_keypoints:
+        raise ValueError(f'probs have {n} keypoints, more than max_keypoints={max_keypoints}')
+    if not box_size > 0:
+        raise ValueError(f'box_size must be > 0, got {box_size!r}')
+    w = np.clip(scores, _EPS, None)
+    center = (w[:, None] * peaks).sum(0) / w.sum() if m else np.zeros(2)
+    feats = np.zeros((m, 3 + 2 * max_keypoints), np.float32)
+    feats[:, 0:2] = (peaks - center) / box_size
+    feats[:, 2] = scores
+    feats[:, 3:3 + n] = probs
+    # log-probabilities scaled to about [-1, 0]; padded slots read as impossible (-1)
+    feats[:, 3 + max_keypoints:] = -1.0
+    feats[:, 3 + max_keypoints:3 + max_keypoints + n] = np.log(probs + _EPS) / 14.0
+    return feats
+
+
+def peak_set_labels(peaks: np.ndarray, gt_keypoints: np.ndarray, labelled: np.ndarray,
+                    radius: float) -> np.ndarray:
+    """Each peak's keypoint index, or -1 ("no keypoint"): a one-to-one match of peaks
+    to labelled keypoints on distance, kept when within ``radius`` (pixels)."""
+    peaks = np.asarray(peaks, np.float64).reshape(-1, 2)
+    labels = np.full(len(peaks), -1, np.int64)
+    idx = np.nonzero(np.asarray(labelled))[0]
+    if len(peaks) == 0 or len(idx) == 0:
+        return labels
+    dist = np.linalg.norm(peaks[:, None] - np.asarray(gt_keypoints)[idx][None], axis=-1)
+    rows, cols = linear_sum_assignment(dist)
+    keep = dist[rows, cols] <= radius
+    labels[rows[keep]] = idx[cols[keep]]
+    return labels
+
+
+class PeakSetNamer(nn.Module):
+    """Transformer over one target's peaks -> logits over the category's keypoints plus
+    a final "no keypoint" logit: (B, M, max_keypoints + 1); slots beyond the category's
+    keypoint count are masked to -inf."""
+
+    def __init__(self, num_categories: int, max_keypoints: int, embed_dims: int = 64,
+                 num_layers: int = 2, num_heads: int = 4, dropout: float = 0.0):
+        super().__init__()
+        self.num_categories, self.max_keypoints = num_categories, max_keypoints
+        in_dims = 3 + 2 * max_keypoints
+        self.embed = nn.Sequential(nn.Linear(in_dims, embed_dims), nn.ReLU(),
+                                   nn.Linear(embed_dims, embed_dims))
+        self.category_embed = nn.Embedding(num_categories, embed_dims)
+        layer = nn.TransformerEncoderLayer(embed_dims, num_heads, 2 * embed_dims, dropout,
+                                           batch_first=True)
+        self.encoder = nn.TransformerEncoder(layer, num_layers, enable_nested_tensor=False)
+        self.out = nn.Linear(embed_dims, max_keypoints + 1)
+
+    def forward(self, inputs: torch.Tensor, category: torch.Tensor, num_keypoints: torch.Tensor,
+                padding: torch.Tensor) -> torch.Tensor:
+        """inputs (B, M, F), category (B, ) index, num_keypoints (B, ), padding (B, M)
+        True where a row is not a peak."""
+        x = self.embed(inputs) + self.category_embed(category)[:, None]
+        x = self.encoder(x, src_key_padding_mask=padding)
+        logits = self.out(x)
+        slots = torch.arange(self.max_keypoints + 1, device=logits.device)
+        invalid = (slots[None] >= num_keypoints[:, None]) & (slots[None] < self.max_keypoints)
+        return logits.masked_fill(invalid[:, None], float('-inf'))
+
+
+class PeakSetNaming:
+    """Names a target's peaks with a trained :class:`PeakSetNamer`.
+
+    Same contract as :class:`ViewpointNaming`: ``name_features(peaks, scores, probs,
+    spec, box_size, features)`` returns the peaks' canonical features after naming, for
+    the head and for the offline re-naming of dumps. A peak whose best match is "no
+    keypoint" keeps its row of ``features``.
+
+    Args:
+        checkpoint: a file written by ``tools/train_peak_naming.py`` (``{'meta':
+            {...}, 'state_dict': ...}``), or None with ``namer`` given.
+        namer: an already built ``PeakSetNamer`` (tests, the training tool).
+        categories: category names in the namer's embedding order (from the
+            checkpoint's meta when loading one).
+    """
+
+    def __init__(self, checkpoint: Optional[str] = None, namer: Optional[PeakSetNamer] = None,
+                 categories: Optional[Sequence[str]] = None):
+        if (checkpoint is None) == (namer is None):
+            raise ValueError('PeakSetNaming needs exactly one of checkpoint or namer')
+        if checkpoint is not None:
+            try:
+                ckpt = torch.load(checkpoint, map_location='cpu', weights_only=True)
+                meta = ckpt['meta']
+                namer = PeakSetNamer(**meta['namer'])
+                namer.load_state_dict(ckpt['state_dict'])
+            except (OSError, KeyError, RuntimeError, TypeError) as err:
+                raise ValueError(f'{checkpoint}: not a peak-naming checkpoint written by '
+                                 f'tools/train_peak_naming.py ({err})') from err
+            categories = meta['categories']
+        self.namer = namer.eval()
+        self.categories = list(categories if categories is not None else category_names())
+        if len(self.categories) != namer.num_categories:
+            raise ValueError(f'{len(self.categories)} categories for a namer with '
+                             f'{namer.num_categories} category embeddings')
+        self._index: Dict[str, int] = {c: i for i, c in enumerate(self.categories)}
+
+    def category_index(self, name: str) -> int:
+        if name not in self._index:
+            raise ValueError(f'category {name!r} is not one the peak namer was trained on '
+                             f'({self.categories})')
+        return self._index[name]
+
+    @torch.no_grad()
+    def log_probs(self, peaks, scores, probs, category: str, box_size: float) -> np.ndarray:
+        """(M, n + 1) log p(keypoint | peak set), last column "no keypoint"."""
+        n = np.asarray(probs).shape[1]
+        feats = peak_set_inputs(peaks, scores, probs, box_size, self.namer.max_keypoints)
+        logits = self.namer(torch.from_numpy(feats)[None],
+                            torch.tensor([self.category_index(category)]),
+                            torch.tensor([n]), torch.zeros(1, len(feats), dtype=torch.bool))[0]
+        logp = F.log_softmax(logits, dim=-1).numpy()
+        return np.concatenate([logp[:, :n], logp[:, -1:]], axis=1)
+
+    def __call__(self, peaks, scores, probs, category: str,
+                 box_size: float) -> Tuple[np.ndarray, np.ndarray]:
+        """One-to-one names: (rows, cols) of the named peaks (peaks matched to "no
+        keypoint" are left out)."""
+        m, n = np.asarray(probs).shape
+        if m == 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        logp = self.log_probs(peaks, scores, probs, category, box_size)
+        # n keypoint columns, then one "no keypoint" column per peak
+        cost = np.full((m, n + m), 1e9)
+        cost[:, :n] = -logp[:, :n]
+        cost[np.arange(m), n + np.arange(m)] = -logp[:, n]
+        rows, cols = linear_sum_assignment(cost)
+        keep = cols < n
+        return rows[keep], cols[keep]
+
+    def name_features(self, peaks: np.ndarray, scores: np.ndarray, probs: np.ndarray,
+                      spec, box_size: float, features: np.ndarray) -> np.ndarray:
+        out = np.array(features, dtype=np.float32, copy=True)
+        spec = get_category(spec)
+        rows, cols = self(peaks, scores, probs, spec.name, box_size)
+        out[rows] = spec.canonical_keypoints()[cols]
+        return out

@@ -1,0 +1,131 @@
+import os.path as osp
+import runpy
+
+import numpy as np
+import pytest
+import torch
+
+from kplink_mm.datasets.synth.categories import category_names, get_category
+from kplink_mm.evaluation.functional import rename_record
+from kplink_mm.models.utils import PeakSetNamer, PeakSetNaming
+from kplink_mm.models.utils.peak_set_naming import peak_set_inputs, peak_set_labels
+from tests.models.utils.test_viewpoint_naming import mirror_confused_car_view
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+TOOL = runpy.run_path(osp.join(REPO, 'tools/train_peak_naming.py'))
+MAX_K = max(len(get_category(c).keypoint_names) for c in category_names())
+
+
+def test_inputs_do_not_depend_on_the_crop_scale_and_shift():
+    rng = np.random.default_rng(0)
+    peaks, scores = rng.uniform(0, 100, (6, 2)), rng.uniform(0.1, 1, 6)
+    probs = rng.dirichlet(np.ones(7), 6)
+    a = peak_set_inputs(peaks, scores, probs, 80.0, MAX_K)
+    b = peak_set_inputs(3.0 * peaks + np.array([40.0, -7.0]), scores, probs, 240.0, MAX_K)
+    np.testing.assert_allclose(a, b, atol=1e-5)
+    # score-weighted centroid at the origin; padded keypoint slots read as impossible
+    np.testing.assert_allclose((scores[:, None] * a[:, :2]).sum(0), 0, atol=1e-5)
+    assert np.all(a[:, 3 + 7:3 + MAX_K] == 0) and np.all(a[:, 3 + MAX_K + 7:] == -1)
+    with pytest.raises(ValueError, match='box_size'):
+        peak_set_inputs(peaks, scores, probs, 0.0, MAX_K)
+    with pytest.raises(ValueError, match='more than max_keypoints=5'):
+        peak_set_inputs(peaks, scores, probs, 80.0, 5)
+
+
+def test_labels_match_peaks_to_labelled_keypoints_one_to_one_within_the_radius():
+    gt = np.array([[0.0, 0.0], [10.0, 0.0], [50.0, 50.0]])
+    peaks = np.array([[1.0, 0.0], [2.0, 0.0], [30.0, 30.0], [9.0, 1.0]])
+    labels = peak_set_labels(peaks, gt, np.array([True, True, True]), radius=3.0)
+    # the two peaks near keypoint 0 cannot both take it; the far peak takes nothing
+    np.testing.assert_array_equal(labels, [0, -1, -1, 1])
+    labels = peak_set_labels(peaks, gt, np.array([False, True, True]), radius=3.0)
+    np.testing.assert_array_equal(labels, [-1, -1, -1, 1])
+    assert len(peak_set_labels(np.zeros((0, 2)), gt, np.ones(3, bool), 3.0)) == 0
+
+
+def test_namer_masks_the_slots_a_category_does_not_have():
+    namer = PeakSetNamer(num_categories=10, max_keypoints=MAX_K, embed_dims=16)
+    logits = namer(torch.randn(2, 5, 3 + 2 * MAX_K), torch.tensor([0, 3]),
+                   torch.tensor([7, MAX_K]), torch.zeros(2, 5, dtype=torch.bool))
+    assert logits.shape == (2, 5, MAX_K + 1)
+    assert torch.isinf(logits[0, :, 7:MAX_K]).all() and torch.isfinite(logits[0, :, -1]).all()
+    assert torch.isfinite(logits[1]).all()
+
+
+def _confused_car_records(azimuths):
+    """Dump-like records of car views whose logits prefer every keypoint's mirror."""
+    records = []
+    for i, az in enumerate(azimuths):
+        uv, visible, confused = mirror_confused_car_view(azimuth=float(az), scale=50.0,
+                                                         shift=(100.0, 80.0))
+        m = len(visible)
+        probs, peaks, scores = np.zeros((24, 12)), np.zeros((24, 2)), np.zeros(24)
+        probs[:m], peaks[:m], scores[:m] = confused, uv[visible], 0.9
+        lo, hi = uv.min(0), uv.max(0)
+        records.append(dict(category='car', bbox=np.r_[lo, hi], gt_keypoints=uv,
+                            states=np.isin(np.arange(12), visible).astype(int) * 2,
+                            pred_keypoints=np.zeros((12, 2)), pred_scores=np.zeros(12),
+                            peaks=peaks, peak_scores=scores, peak_probs=probs, img_id=i))
+    return records
+
+
+def _visible_error(records):
+    err = [np.linalg.norm(r['pred_keypoints'] - r['gt_keypoints'], axis=1)[r['states'] == 2]
+           for r in records]
+    return float(np.mean(np.concatenate(err) > 1.0))
+
+
+def test_training_on_the_heads_mistakes_teaches_the_namer_to_undo_them(tmp_path):
+    """Logits that always prefer the mirror partner: the one-to-one assignment names
+    most visible keypoints wrongly; a namer trained on such peaks (the training tool's
+    own functions) learns the set's consistent naming, saves, reloads and names
+    held-out views right."""
+    torch.manual_seed(0)
+    categories = list(category_names())
+    train_records = _confused_car_records(np.arange(0, 360, 15))
+    test_records = _confused_car_records(np.arange(7, 360, 45))
+    examples = TOOL['build_examples'](train_records, categories, MAX_K, radius=0.1)
+    assert len(examples[0]) == 2 * len(train_records)          # mirrored copies
+    namer = PeakSetNamer(num_categories=len(categories), max_keypoints=MAX_K, embed_dims=32)
+    TOOL['train'](examples, namer, epochs=80, batch_size=16, lr=3e-3, seed=0,
+                  log=lambda *_: None)
+    ckpt = str(tmp_path / 'namer.pth')
+    torch.save(dict(meta=dict(namer=dict(num_categories=len(categories), max_keypoints=MAX_K,
+                                         embed_dims=32), categories=categories),
+                    state_dict=namer.state_dict()), ckpt)
+    naming = PeakSetNaming(checkpoint=ckpt)
+    before = _visible_error([rename_record(r, 'assignment') for r in test_records])
+    after = _visible_error([rename_record(r, naming) for r in test_records])
+    assert before > 0.5 and after < 0.15, (before, after)
+
+
+def test_peak_set_naming_errors_name_the_file_and_the_value(tmp_path):
+    bad = tmp_path / 'bad.pth'
+    torch.save({'state_dict': {}}, str(bad))
+    with pytest.raises(ValueError, match='bad.pth: not a peak-naming checkpoint'):
+        PeakSetNaming(checkpoint=str(bad))
+    with pytest.raises(ValueError, match='missing.pth: not a peak-naming checkpoint'):
+        PeakSetNaming(checkpoint=str(tmp_path / 'missing.pth'))
+    with pytest.raises(ValueError, match='exactly one of checkpoint or namer'):
+        PeakSetNaming()
+    naming = PeakSetNaming(namer=PeakSetNamer(2, MAX_K, embed_dims=16),
+                           categories=['car', 'bus'])
+    with pytest.raises(ValueError, match="category 'chair' is not one the peak namer"):
+        naming(np.zeros((2, 2)), np.ones(2), np.full((2, 10), 0.1), 'chair', 50.0)
+    rows, cols = naming(np.zeros((0, 2)), np.zeros(0), np.zeros((0, 12)), 'car', 50.0)
+    assert len(rows) == len(cols) == 0
+
+
+def test_head_loads_the_namer_on_first_use_and_checks_its_arguments(tmp_path):
+    from tests.models.heads.test_cklm_head import _head
+    head = _head(identity='classification', identity_feature='set',
+                 peak_naming=dict(checkpoint=str(tmp_path / 'not_yet.pth')))
+    assert head._peak_naming is None          # built without the file
+    with pytest.raises(ValueError, match='not_yet.pth'):
+        head.peak_naming
+    with pytest.raises(ValueError, match="goes with identity_feature='set'"):
+        _head(identity='classification', identity_feature='set')
+    with pytest.raises(ValueError, match="goes with identity_feature='set'"):
+        _head(identity='classification', peak_naming=dict(checkpoint='x.pth'))
+    with pytest.raises(ValueError, match="needs identity='classification'"):
+        _head(identity_feature='set', peak_naming=dict(checkpoint='x.pth'))
