@@ -20,6 +20,7 @@ peak_naming=dict(checkpoint=...))`` online, ``eval_pck_dump.py --naming set
 --peak-naming CKPT`` offline.
 """
 import argparse
+import json
 import os
 import os.path as osp
 import sys
@@ -40,7 +41,9 @@ from kplink_mm.evaluation.functional.renaming import rename_record  # noqa: E402
 from kplink_mm.evaluation.metrics import record_from_sample  # noqa: E402
 from kplink_mm.evaluation.metrics.category_pck import score_records  # noqa: E402
 from kplink_mm.models.utils.peak_set_naming import (PeakSetNamer, PeakSetNaming,  # noqa: E402
-                                                    peak_set_inputs, peak_set_labels)
+                                                    peak_set_inputs, peak_set_labels,
+                                                    viewpoint_prior_names)
+from kplink_mm.models.utils.viewpoint_naming import ViewpointNaming  # noqa: E402
 
 
 def load_records(path):
@@ -68,9 +71,11 @@ def _mirror(spec, peaks, probs, labels):
     return peaks * np.array([-1.0, 1.0]), probs[:, perm], mirrored
 
 
-def build_examples(records, categories, max_keypoints, radius, mirror=True):
+def build_examples(records, categories, max_keypoints, radius, mirror=True,
+                   viewpoint_prior=None):
     """Padded tensors (inputs, category, num_keypoints, padding, labels) of all targets
-    that have at least one peak."""
+    that have at least one peak; ``viewpoint_prior``: a ViewpointNaming whose names
+    are inputs too."""
     index = {c: i for i, c in enumerate(categories)}
     items = []
     for r in records:
@@ -91,7 +96,9 @@ def build_examples(records, categories, max_keypoints, radius, mirror=True):
             views.append(_mirror(spec, peaks, probs, labels))
         for p, q, lab in views:
             lab = np.where(lab < 0, max_keypoints, lab)        # "no keypoint" slot
-            items.append((peak_set_inputs(p, scores, q, box, max_keypoints),
+            prior = (viewpoint_prior_names(viewpoint_prior, p, scores, q, spec, box)
+                     if viewpoint_prior is not None else None)
+            items.append((peak_set_inputs(p, scores, q, box, max_keypoints, prior),
                           index[spec.name], n, lab))
     m = max(len(it[3]) for it in items)
     f = items[0][0].shape[1]
@@ -146,6 +153,10 @@ def parse_args(argv=None):
     p.add_argument('--embed-dims', type=int, default=64)
     p.add_argument('--num-layers', type=int, default=2)
     p.add_argument('--no-mirror', action='store_true')
+    p.add_argument('--viewpoint-prior', default=None,
+                   help='ViewpointNaming arguments as JSON ("{}": defaults): its names '
+                   'are namer inputs too')
+    p.add_argument('--dropout', type=float, default=0.0)
     p.add_argument('--seed', type=int, default=0)
     return p.parse_args(argv)
 
@@ -159,13 +170,22 @@ def main(argv=None):
     categories = list(category_names())
     max_k = max(len(get_category(c).keypoint_names) for c in categories)
     records = load_records(args.train_dump)
-    examples = build_examples(records, categories, max_k, args.radius, not args.no_mirror)
+    prior_cfg = None
+    if args.viewpoint_prior is not None:
+        try:
+            prior_cfg = json.loads(args.viewpoint_prior)
+            prior = ViewpointNaming(**prior_cfg)
+        except (json.JSONDecodeError, TypeError, ValueError) as err:
+            raise SystemExit(f'--viewpoint-prior {args.viewpoint_prior!r}: {err}')
+    examples = build_examples(records, categories, max_k, args.radius, not args.no_mirror,
+                              prior if prior_cfg is not None else None)
     named = int((examples[4] >= 0).sum() - (examples[4] == max_k).sum())
     print(f'{args.train_dump}: {len(records)} targets, {len(examples[0])} training sets '
           f'(mirrored: {not args.no_mirror}), {named} labelled peaks')
     meta = dict(namer=dict(num_categories=len(categories), max_keypoints=max_k,
-                           embed_dims=args.embed_dims, num_layers=args.num_layers),
-                categories=categories,
+                           embed_dims=args.embed_dims, num_layers=args.num_layers,
+                           dropout=args.dropout, prior_inputs=prior_cfg is not None),
+                categories=categories, viewpoint_prior=prior_cfg,
                 trained_on=dict(dump=args.train_dump, targets=len(records), epochs=args.epochs,
                                 radius=args.radius, mirror=not args.no_mirror, seed=args.seed))
     namer = train(examples, PeakSetNamer(**meta['namer']), args.epochs, args.batch_size,
@@ -178,8 +198,10 @@ def main(argv=None):
     for path in args.eval:
         renamed = [rename_record(r, naming) for r in load_records(path)]
         metrics, _, _ = score_records(renamed)
+        # a split without occluded keypoints has no occluded PCK
+        occluded = 100 * metrics.get('PCK_occluded', float('nan'))
         print(f"{path}, peak-set naming: PCK {100 * metrics['PCK']:.1f}, occluded "
-              f"{100 * metrics['PCK_occluded']:.1f}, OracleId {100 * metrics['OracleId']:.1f} "
+              f"{occluded:.1f}, OracleId {100 * metrics['OracleId']:.1f} "
               '(per category: tools/analysis/eval_pck_dump.py --naming set)')
         results[path] = metrics
     return results

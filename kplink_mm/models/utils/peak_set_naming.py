@@ -13,6 +13,10 @@ keypoint" option. It is trained on the head's own peaks from a ``tools/test.py
 peaks to the labelled keypoints within a radius, so it learns what the frozen head
 gets wrong, not an idealised input.
 
+With ``viewpoint_prior`` the namer also reads, per peak, the name the
+viewpoint-consistent naming (:class:`ViewpointNaming`) gives it: the rigid-shape prior
+for free, which a few hundred targets per category are too few to learn.
+
 Inputs are invariant to the crop's scale and shift (positions are relative to the
 score-weighted centroid, divided by the box size), so online (crop pixels) and
 offline (image pixels of a dump) namings agree.
@@ -26,6 +30,7 @@ import torch.nn.functional as F
 from scipy.optimize import linear_sum_assignment
 
 from ...datasets.synth.categories import category_names, get_category
+from .viewpoint_naming import ViewpointNaming
 
 __all__ = ['PeakSetNamer', 'PeakSetNaming', 'peak_set_inputs', 'peak_set_labels']
 
@@ -33,9 +38,12 @@ _EPS = 1e-6
 
 
 def peak_set_inputs(peaks: np.ndarray, scores: np.ndarray, probs: np.ndarray,
-                    box_size: float, max_keypoints: int) -> np.ndarray:
-    """Per-peak input features (M, 3 + 2K): relative x, y (score-weighted centroid,
-    box units), score, p(keypoint | peak) and its log, padded to ``max_keypoints``."""
+                    box_size: float, max_keypoints: int,
+                    prior_names: Optional[np.ndarray] = None) -> np.ndarray:
+    """Per-peak input features (M, 3 + 2K [+ K]): relative x, y (score-weighted
+    centroid, box units), score, p(keypoint | peak) and its log, padded to
+    ``max_keypoints``; with ``prior_names`` ((M, ) keypoint index or -1) also their
+    one-hot."""
     peaks = np.asarray(peaks, np.float64).reshape(-1, 2)
     scores = np.asarray(scores, np.float64).reshape(-1)
     probs = np.asarray(probs, np.float64)
@@ -46,14 +54,31 @@ def peak_set_inputs(peaks: np.ndarray, scores: np.ndarray, probs: np.ndarray,
         raise ValueError(f'box_size must be > 0, got {box_size!r}')
     w = np.clip(scores, _EPS, None)
     center = (w[:, None] * peaks).sum(0) / w.sum() if m else np.zeros(2)
-    feats = np.zeros((m, 3 + 2 * max_keypoints), np.float32)
+    extra = max_keypoints if prior_names is not None else 0
+    feats = np.zeros((m, 3 + 2 * max_keypoints + extra), np.float32)
     feats[:, 0:2] = (peaks - center) / box_size
     feats[:, 2] = scores
     feats[:, 3:3 + n] = probs
     # log-probabilities scaled to about [-1, 0]; padded slots read as impossible (-1)
-    feats[:, 3 + max_keypoints:] = -1.0
+    feats[:, 3 + max_keypoints:3 + 2 * max_keypoints] = -1.0
     feats[:, 3 + max_keypoints:3 + max_keypoints + n] = np.log(probs + _EPS) / 14.0
+    if prior_names is not None:
+        prior_names = np.asarray(prior_names).reshape(-1)
+        named = np.nonzero(prior_names >= 0)[0]
+        feats[named, 3 + 2 * max_keypoints + prior_names[named]] = 1.0
     return feats
+
+
+def viewpoint_prior_names(naming: ViewpointNaming, peaks, scores, probs, spec,
+                          box_size: float) -> np.ndarray:
+    """(M, ) the keypoint ``naming`` gives each peak, -1 for unnamed peaks."""
+    names = np.full(len(peaks), -1, np.int64)
+    if len(peaks):
+        shape = spec.mean_model()
+        rows, cols, _ = naming(peaks, scores, probs, shape.keypoints, shape.keypoint_normals,
+                               box_size)
+        names[rows] = cols
+    return names
 
 
 def peak_set_labels(peaks: np.ndarray, gt_keypoints: np.ndarray, labelled: np.ndarray,
@@ -78,10 +103,12 @@ class PeakSetNamer(nn.Module):
     keypoint count are masked to -inf."""
 
     def __init__(self, num_categories: int, max_keypoints: int, embed_dims: int = 64,
-                 num_layers: int = 2, num_heads: int = 4, dropout: float = 0.0):
+                 num_layers: int = 2, num_heads: int = 4, dropout: float = 0.0,
+                 prior_inputs: bool = False):
         super().__init__()
         self.num_categories, self.max_keypoints = num_categories, max_keypoints
-        in_dims = 3 + 2 * max_keypoints
+        self.prior_inputs = prior_inputs
+        in_dims = 3 + 2 * max_keypoints + (max_keypoints if prior_inputs else 0)
         self.embed = nn.Sequential(nn.Linear(in_dims, embed_dims), nn.ReLU(),
                                    nn.Linear(embed_dims, embed_dims))
         self.category_embed = nn.Embedding(num_categories, embed_dims)
@@ -116,10 +143,13 @@ class PeakSetNaming:
         namer: an already built ``PeakSetNamer`` (tests, the training tool).
         categories: category names in the namer's embedding order (from the
             checkpoint's meta when loading one).
+        viewpoint_prior: ``ViewpointNaming`` arguments whose names the namer reads
+            (a namer built with ``prior_inputs=True``; from the checkpoint's meta).
     """
 
     def __init__(self, checkpoint: Optional[str] = None, namer: Optional[PeakSetNamer] = None,
-                 categories: Optional[Sequence[str]] = None):
+                 categories: Optional[Sequence[str]] = None,
+                 viewpoint_prior: Optional[dict] = None):
         if (checkpoint is None) == (namer is None):
             raise ValueError('PeakSetNaming needs exactly one of checkpoint or namer')
         if checkpoint is not None:
@@ -132,7 +162,13 @@ class PeakSetNaming:
                 raise ValueError(f'{checkpoint}: not a peak-naming checkpoint written by '
                                  f'tools/train_peak_naming.py ({err})') from err
             categories = meta['categories']
+            viewpoint_prior = meta.get('viewpoint_prior')
         self.namer = namer.eval()
+        if namer.prior_inputs != (viewpoint_prior is not None):
+            raise ValueError(f'a namer with prior_inputs={namer.prior_inputs} and '
+                             f'viewpoint_prior={viewpoint_prior} do not go together')
+        self.viewpoint_prior = (ViewpointNaming(**viewpoint_prior)
+                                if viewpoint_prior is not None else None)
         self.categories = list(categories if categories is not None else category_names())
         if len(self.categories) != namer.num_categories:
             raise ValueError(f'{len(self.categories)} categories for a namer with '
@@ -149,9 +185,14 @@ class PeakSetNaming:
     def log_probs(self, peaks, scores, probs, category: str, box_size: float) -> np.ndarray:
         """(M, n + 1) log p(keypoint | peak set), last column "no keypoint"."""
         n = np.asarray(probs).shape[1]
-        feats = peak_set_inputs(peaks, scores, probs, box_size, self.namer.max_keypoints)
+        index = self.category_index(category)
+        prior = (viewpoint_prior_names(self.viewpoint_prior, peaks, scores, probs,
+                                       get_category(category), box_size)
+                 if self.viewpoint_prior is not None else None)
+        feats = peak_set_inputs(peaks, scores, probs, box_size, self.namer.max_keypoints,
+                                prior)
         logits = self.namer(torch.from_numpy(feats)[None],
-                            torch.tensor([self.category_index(category)]),
+                            torch.tensor([index]),
                             torch.tensor([n]), torch.zeros(1, len(feats), dtype=torch.bool))[0]
         logp = F.log_softmax(logits, dim=-1).numpy()
         return np.concatenate([logp[:, :n], logp[:, -1:]], axis=1)
