@@ -10,7 +10,9 @@ one-to-one match to the target's labelled keypoints within ``--radius`` x the bo
 (the PCK radius) and a :class:`kplink_mm.models.utils.PeakSetNamer` learns the labels
 (cross-entropy, unmatched peaks as "no keypoint"), with left/right mirrored copies of
 every target. ``--eval`` dumps are re-named and scored (CategoryPCKMetric's numbers)
-after training; choose settings on the training split, not on them.
+after training; choose settings on the training split, not on them:
+``--holdout-every N`` trains on all but every N-th training image and prints, for
+the held-out images, the one-to-one, viewpoint and learned namings side by side.
 
 Why not mmengine's Runner: the namer is fitted on arrays already in the dump (a few
 thousand targets of at most 24 peaks): one epoch is well under a second, while a
@@ -157,8 +159,26 @@ def parse_args(argv=None):
                    help='ViewpointNaming arguments as JSON ("{}": defaults): its names '
                    'are namer inputs too')
     p.add_argument('--dropout', type=float, default=0.0)
+    p.add_argument('--holdout-every', type=int, default=0,
+                   help='hold out every N-th training image (by img_id) and compare '
+                   'the namings on them (0: train on all)')
     p.add_argument('--seed', type=int, default=0)
     return p.parse_args(argv)
+
+
+def split_holdout(records, every):
+    """(fit, held out): every ``every``-th image (sorted img_id) is held out, with all
+    of its targets, so no image is on both sides."""
+    ids = sorted({r.get('img_id') for r in records}, key=str)
+    held = set(ids[::every])
+    return ([r for r in records if r.get('img_id') not in held],
+            [r for r in records if r.get('img_id') in held])
+
+
+def _row(name, records):
+    m, _, _ = score_records(records)
+    return (f"{name:<24} {100 * m['PCK']:6.1f} {100 * m.get('PCK_occluded', float('nan')):9.1f} "
+            f"{100 * m['OracleId']:9.1f} {len(records):8d}")
 
 
 def main(argv=None):
@@ -170,6 +190,14 @@ def main(argv=None):
     categories = list(category_names())
     max_k = max(len(get_category(c).keypoint_names) for c in categories)
     records = load_records(args.train_dump)
+    held = []
+    if args.holdout_every:
+        if args.holdout_every < 2:
+            raise SystemExit(f'--holdout-every must be >= 2, got {args.holdout_every}')
+        records, held = split_holdout(records, args.holdout_every)
+        if not records or not held:
+            raise SystemExit(f'{args.train_dump}: --holdout-every {args.holdout_every} '
+                             f'leaves {len(records)} targets to fit, {len(held)} held out')
     prior_cfg = None
     if args.viewpoint_prior is not None:
         try:
@@ -187,7 +215,8 @@ def main(argv=None):
                            dropout=args.dropout, prior_inputs=prior_cfg is not None),
                 categories=categories, viewpoint_prior=prior_cfg,
                 trained_on=dict(dump=args.train_dump, targets=len(records), epochs=args.epochs,
-                                radius=args.radius, mirror=not args.no_mirror, seed=args.seed))
+                                radius=args.radius, mirror=not args.no_mirror, seed=args.seed,
+                                holdout_every=args.holdout_every))
     namer = train(examples, PeakSetNamer(**meta['namer']), args.epochs, args.batch_size,
                   args.lr, args.seed)
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
@@ -195,6 +224,14 @@ def main(argv=None):
     print(f'wrote {args.out}')
     naming = PeakSetNaming(checkpoint=args.out)
     results = {}
+    if held:
+        print(f'held out: every {args.holdout_every}-th image of {args.train_dump}')
+        print(f"{'naming':<24} {'PCK':>6} {'occluded':>9} {'OracleId':>9} {'targets':>8}")
+        print(_row('assignment', [rename_record(r, 'assignment') for r in held]))
+        print(_row('viewpoint', [rename_record(r, ViewpointNaming()) for r in held]))
+        renamed = [rename_record(r, naming) for r in held]
+        print(_row('set (this namer)', renamed))
+        results['holdout'] = score_records(renamed)[0]
     for path in args.eval:
         renamed = [rename_record(r, naming) for r in load_records(path)]
         metrics, _, _ = score_records(renamed)

@@ -174,3 +174,24 @@ def test_tool_trains_a_namer_on_the_viewpoint_prior_and_the_checkpoint_carries_i
                       categories=naming.categories, viewpoint_prior={})
     with pytest.raises(SystemExit, match='--viewpoint-prior'):
         TOOL['main'](['dump.pkl', '--out', ckpt, '--viewpoint-prior', '{"no_such": 1}'])
+
+
+def test_tool_holds_out_whole_images_and_compares_the_namings_on_them(tmp_path, monkeypatch,
+                                                                     capsys):
+    records = _confused_car_records(np.arange(0, 360, 20))
+    for r in records:
+        r['img_id'] //= 2                             # two targets per image
+    fit, held = TOOL['split_holdout'](records, 3)
+    assert {r['img_id'] for r in held} == {0, 3, 6}
+    assert not {r['img_id'] for r in fit} & {r['img_id'] for r in held}
+    assert len(fit) + len(held) == len(records)
+    monkeypatch.setitem(TOOL['main'].__globals__, 'load_records', lambda path: records)
+    ckpt = str(tmp_path / 'namer.pth')
+    results = TOOL['main'](['dump.pkl', '--out', ckpt, '--epochs', '60', '--embed-dims', '32',
+                            '--batch-size', '8', '--lr', '3e-3', '--holdout-every', '3'])
+    out = capsys.readouterr().out
+    assert 'assignment' in out and 'viewpoint' in out and 'set (this namer)' in out
+    assert torch.load(ckpt)['meta']['trained_on']['targets'] == len(fit)
+    assert results['holdout']['PCK'] > 0.85, results
+    with pytest.raises(SystemExit, match='--holdout-every must be >= 2'):
+        TOOL['main'](['dump.pkl', '--out', ckpt, '--holdout-every', '1'])
