@@ -192,8 +192,13 @@ def test_object_context_names_peaks_from_a_global_cue():
     with torch.no_grad():
         preds = head.predict([fine, deep], samples, test_cfg=dict(flip_test=False))
     start, _ = category_slices()['car']
-    np.testing.assert_allclose(preds[0].keypoints[0, start], [10.0, 20.0], atol=4.5)
-    np.testing.assert_allclose(preds[1].keypoints[0, start], [40.0, 44.0], atol=4.5)
+    # what is tested is the naming: keypoint 0 goes to its own peak, not the swapped
+    # one 39 px away (how exactly 80 steps fit the offsets varies with the thread
+    # count's float summation order: within 4.5 px by default, 8 px with 1 thread)
+    for pred, own, other in ((preds[0], [10.0, 20.0], [40.0, 44.0]),
+                             (preds[1], [40.0, 44.0], [10.0, 20.0])):
+        xy = pred.keypoints[0, start]
+        assert np.linalg.norm(xy - own) < 0.3 * np.linalg.norm(xy - other), xy
 
 
 def test_category_context_conditions_on_the_sample_category():
