@@ -58,11 +58,42 @@ def _ratio(a, b):
     return '  -' if a is None or not b else f'{a / b:.2f}x'
 
 
+def print_keypoint_table(results: dict, name_width: int = 14) -> list:
+    """Print per-category visible PCK, mean, occluded, OracleId and overlapping-target
+    PCK of ``results`` (name -> tools/test.py metrics, ``kplink/`` keys), with ratios to
+    the first row; returns the categories shown."""
+    from kplink_mm.datasets.synth.categories import CATEGORIES
+    cats = [c for c in CATEGORIES
+            if any(f'kplink/PCK/{c}' in m for m in results.values())]
+    short = {c: c[:6] for c in cats}
+    print('Keypoints: PCK@0.1 (visible) per category, mean; occluded; OracleId; '
+          'overlapping targets')
+    header = f'{"model":<{name_width}}' + ''.join(f'{short[c]:>7}' for c in cats) + \
+        f'{"mean":>7}{"occ":>7}{"Oracle":>7}{"ovl":>7}{"n ovl":>7}'
+    print(header)
+    print('-' * len(header))
+    for name, m in results.items():
+        cells = ''.join(f'{_pct(m.get(f"kplink/PCK/{c}")):>7}' for c in cats)
+        n = m.get('kplink/overlap/num_targets')
+        print(f'{name:<{name_width}}{cells}{_pct(m.get("kplink/PCK")):>7}'
+              f'{_pct(m.get("kplink/PCK_occluded")):>7}{_pct(m.get("kplink/OracleId")):>7}'
+              f'{_pct(m.get("kplink/overlap/PCK")):>7}'
+              f'{"-" if n is None else int(n):>7}')
+
+    first = next(iter(results))
+    base = results[first]
+    print(f'\nratios to {first!r}: mean PCK, overlapping-target PCK')
+    for name, m in results.items():
+        print(f'  {name:<{name_width}} '
+              f'{_ratio(m.get("kplink/PCK"), base.get("kplink/PCK")):>7} '
+              f'{_ratio(m.get("kplink/overlap/PCK"), base.get("kplink/overlap/PCK")):>7}')
+    return cats
+
+
 def main(argv=None):
     args = parse_args(argv)
     from occlusion_benchmark import parse_model, run_test
 
-    from kplink_mm.datasets.synth.categories import CATEGORIES
     models = [parse_model(m) for m in args.model]
     os.makedirs(args.work_dir, exist_ok=True)
     results = {}
@@ -73,29 +104,7 @@ def main(argv=None):
             run_test(config, ckpt, osp.join(work, 'preds.pkl'), work, args.cfg_options)
         results[name] = latest_metrics(work)
 
-    cats = [c for c in CATEGORIES
-            if any(f'kplink/PCK/{c}' in m for m in results.values())]
-    short = {c: c[:6] for c in cats}
-    print('Keypoints: PCK@0.1 (visible) per category, mean; occluded; OracleId; '
-          'overlapping targets')
-    header = f'{"model":<14}' + ''.join(f'{short[c]:>7}' for c in cats) + \
-        f'{"mean":>7}{"occ":>7}{"Oracle":>7}{"ovl":>7}{"n ovl":>7}'
-    print(header)
-    print('-' * len(header))
-    for name, m in results.items():
-        cells = ''.join(f'{_pct(m.get(f"kplink/PCK/{c}")):>7}' for c in cats)
-        n = m.get('kplink/overlap/num_targets')
-        print(f'{name:<14}{cells}{_pct(m.get("kplink/PCK")):>7}'
-              f'{_pct(m.get("kplink/PCK_occluded")):>7}{_pct(m.get("kplink/OracleId")):>7}'
-              f'{_pct(m.get("kplink/overlap/PCK")):>7}'
-              f'{"-" if n is None else int(n):>7}')
-
-    first = next(iter(results))
-    print(f'\nratios to {first!r}: mean PCK, overlapping-target PCK')
-    for name, m in results.items():
-        base = results[first]
-        print(f'  {name:<14} {_ratio(m.get("kplink/PCK"), base.get("kplink/PCK")):>7} '
-              f'{_ratio(m.get("kplink/overlap/PCK"), base.get("kplink/overlap/PCK")):>7}')
+    cats = print_keypoint_table(results)
 
     # 'link': a pair's truth from its nodes' names; 'link_pos': from where they lie
     # (LinkPredictionMetric(labels='position'), when the config has one)

@@ -1,0 +1,123 @@
+"""CKLM peak-naming benchmark: one classification CKLM's dumped peaks named every way,
+side by side in one run, with ratios to the first row.
+
+    python tools/test.py CKLM_CONFIG CKPT --dump val.pkl
+    python tools/analysis/naming_benchmark.py val.pkl \\
+        [--naming assignment viewpoint set] [--peak-naming work_dirs/x/peak_naming.pth] \\
+        [--reference baseline_20e=work_dirs/base20e/20261202_000000/20261202_000000.json] \\
+        [--json out.json]
+
+Rows (``--naming``, in this order): ``dump`` (the names the dump holds, i.e. the
+config's online naming), ``assignment`` (one-to-one), ``viewpoint``
+(``ViewpointNaming``, ``--viewpoint`` JSON arguments) and ``set`` (the learned
+peak-set naming, ``--peak-naming`` checkpoint of ``tools/train_peak_naming.py``).
+``--reference NAME=JSON`` puts another model's ``tools/test.py`` metrics (e.g. the
+category-specific baseline's, same split) first, so the ratios are to it. The
+numbers are ``CategoryPCKMetric``'s (``score_records``), the same as ``tools/test.py``
+gives for the online namings (tests/tools/test_cklm_end_to_end.py).
+"""
+import argparse
+import json
+import os.path as osp
+import sys
+from functools import partial
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis'))
+
+from klpnet_benchmark import print_keypoint_table  # noqa: E402
+
+from kplink_mm.datasets.metainfo import category_slices  # noqa: E402
+from kplink_mm.evaluation.dump import records_from_dump  # noqa: E402
+from kplink_mm.evaluation.functional.renaming import rename_record  # noqa: E402
+from kplink_mm.evaluation.metrics import record_from_sample  # noqa: E402
+from kplink_mm.evaluation.metrics.category_pck import score_records  # noqa: E402
+from kplink_mm.models.utils.peak_set_naming import PeakSetNaming  # noqa: E402
+from kplink_mm.models.utils.viewpoint_naming import ViewpointNaming  # noqa: E402
+
+NAMINGS = ('dump', 'assignment', 'viewpoint', 'set')
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    p.add_argument('dump', help='tools/test.py --dump of a classification CKLM')
+    p.add_argument('--naming', nargs='+', choices=NAMINGS, default=None,
+                   help='rows (default: dump, assignment, viewpoint, and set when '
+                   '--peak-naming is given)')
+    p.add_argument('--viewpoint', default='{}', help='ViewpointNaming arguments as JSON')
+    p.add_argument('--peak-naming', default=None, help='tools/train_peak_naming.py checkpoint')
+    p.add_argument('--reference', default=None, metavar='NAME=JSON',
+                   help="another model's tools/test.py metrics, shown first")
+    p.add_argument('--json', default=None, help='write all rows\' metrics here')
+    return p.parse_args(argv)
+
+
+def load_reference(spec: str) -> tuple:
+    name, sep, path = spec.partition('=')
+    if not sep or not name or not path:
+        raise SystemExit(f'--reference {spec!r}: expected NAME=METRICS_JSON')
+    try:
+        with open(path) as f:
+            metrics = json.load(f)
+    except (OSError, json.JSONDecodeError) as err:
+        raise SystemExit(f'--reference {spec!r}: cannot read {path}: {err}')
+    if 'kplink/PCK' not in metrics:
+        raise SystemExit(f"--reference {spec!r}: {path} has no 'kplink/PCK' (not the "
+                         'metrics json of a tools/test.py run with CategoryPCKMetric)')
+    return name, metrics
+
+
+def build_namings(args) -> dict:
+    rows = args.naming or [n for n in NAMINGS if n != 'set' or args.peak_naming]
+    if 'set' in rows and args.peak_naming is None:
+        raise SystemExit('--naming set needs --peak-naming CKPT')
+    namings = {}
+    for name in rows:
+        if name == 'viewpoint':
+            try:
+                namings[name] = ViewpointNaming(**json.loads(args.viewpoint))
+            except (json.JSONDecodeError, TypeError, ValueError) as err:
+                raise SystemExit(f'--viewpoint {args.viewpoint!r}: {err}')
+        elif name == 'set':
+            try:
+                namings[name] = PeakSetNaming(checkpoint=args.peak_naming)
+            except ValueError as err:
+                raise SystemExit(f'--peak-naming: {err}')
+        else:
+            namings[name] = name
+    return namings
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    results = {}
+    if args.reference:
+        name, metrics = load_reference(args.reference)
+        results[name] = metrics
+    namings = build_namings(args)
+    try:
+        records = records_from_dump(args.dump, partial(record_from_sample,
+                                                       slices=category_slices()),
+                                    required=('pred_instances', 'gt_instances'))
+    except ValueError as err:
+        raise SystemExit(str(err))
+    for name, naming in namings.items():
+        try:
+            renamed = (records if naming == 'dump'
+                       else [rename_record(r, naming) for r in records])
+        except ValueError as err:
+            raise SystemExit(f'{args.dump}: {err}')
+        metrics, _, _ = score_records(renamed)
+        results[name] = {f'kplink/{k}': v for k, v in metrics.items()}
+    print(f'{args.dump}: {len(records)} targets')
+    print_keypoint_table(results, name_width=max(14, max(len(n) for n in results) + 2))
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump(results, f, indent=1, sort_keys=True)
+    return results
+
+
+if __name__ == '__main__':
+    main()
