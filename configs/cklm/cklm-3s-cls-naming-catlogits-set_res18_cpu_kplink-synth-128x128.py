@@ -5,7 +5,8 @@
 # peaks on the TRAIN split, so it belongs to that checkpoint (docs/cklm.md):
 #   python tools/test.py configs/cklm/cklm-3s-cls-naming-catlogits-20e_*.py CKPT \
 #       --dump train.pkl --cfg-options test_dataloader.dataset.ann_file=annotations/train.json
-#   python tools/train_peak_naming.py train.pkl --out <work_dir below>/peak_naming.pth
+#   python tools/train_peak_naming.py train.pkl --out <work_dir below>/peak_naming.pth \
+#       --embed-dims 128 --num-layers 3 --epochs 120 --dropout 0.1   # chosen on held-out train
 #   python tools/test.py configs/cklm/cklm-3s-cls-naming-catlogits-set_*.py CKPT
 # Training of the CKLM itself is unchanged (any catlogits checkpoint works here).
 _base_ = ['./cklm-3s-cls-naming-catlogits_res18_cpu_kplink-synth-128x128.py']
