@@ -73,11 +73,8 @@ def viewpoint_prior_names(naming: ViewpointNaming, peaks, scores, probs, spec,
                           box_size: float) -> np.ndarray:
     """(M, ) the keypoint ``naming`` gives each peak, -1 for unnamed peaks."""
     names = np.full(len(peaks), -1, np.int64)
-    if len(peaks):
-        shape = spec.mean_model()
-        rows, cols, _ = naming(peaks, scores, probs, shape.keypoints, shape.keypoint_normals,
-                               box_size)
-        names[rows] = cols
+    rows, cols = naming.name_peaks(peaks, scores, probs, spec, box_size)
+    names[rows] = cols
     return names
 
 

@@ -138,15 +138,22 @@ class ViewpointNaming:
                 best = (total, rows, cols, h)
         return best[1], best[2], best[3]
 
-    def name_features(self, peaks: np.ndarray, scores: np.ndarray, probs: np.ndarray,
-                      spec, box_size: float, features: np.ndarray) -> np.ndarray:
-        """The peaks' canonical features after naming them for category ``spec`` (a
-        kplink-synth ``CategorySpec``): a matched peak carries its keypoint's canonical
-        point, an unmatched one keeps its row of ``features``. (M, D) float32; what
-        ``CKLMHead(identity_feature='viewpoint')`` and the offline re-naming use."""
-        out = np.array(features, dtype=np.float32, copy=True)
+    def name_peaks(self, peaks: np.ndarray, scores: np.ndarray, probs: np.ndarray,
+                   spec, box_size: float) -> Tuple[np.ndarray, np.ndarray]:
+        """``(rows, cols)``: the peaks matched with the keypoints of category ``spec``
+        (a kplink-synth ``CategorySpec``), against its mean shape."""
         mean_shape = spec.mean_model()   # cached per category
         rows, cols, _ = self(peaks, scores, probs, mean_shape.keypoints,
                              mean_shape.keypoint_normals, box_size)
+        return rows, cols
+
+    def name_features(self, peaks: np.ndarray, scores: np.ndarray, probs: np.ndarray,
+                      spec, box_size: float, features: np.ndarray) -> np.ndarray:
+        """The peaks' canonical features after naming them for category ``spec``: a
+        matched peak carries its keypoint's canonical point, an unmatched one keeps its
+        row of ``features``. (M, D) float32; what
+        ``CKLMHead(identity_feature='viewpoint')`` and the offline re-naming use."""
+        out = np.array(features, dtype=np.float32, copy=True)
+        rows, cols = self.name_peaks(peaks, scores, probs, spec, box_size)
         out[rows] = spec.canonical_keypoints()[cols]
         return out
