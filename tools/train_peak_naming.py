@@ -175,10 +175,9 @@ def split_holdout(records, every):
             [r for r in records if r.get('img_id') in held])
 
 
-def _row(name, records):
-    m, _, _ = score_records(records)
+def _row(name, m, targets):
     return (f"{name:<24} {100 * m['PCK']:6.1f} {100 * m.get('PCK_occluded', float('nan')):9.1f} "
-            f"{100 * m['OracleId']:9.1f} {len(records):8d}")
+            f"{100 * m['OracleId']:9.1f} {targets:8d}")
 
 
 def main(argv=None):
@@ -227,11 +226,11 @@ def main(argv=None):
     if held:
         print(f'held out: every {args.holdout_every}-th image of {args.train_dump}')
         print(f"{'naming':<24} {'PCK':>6} {'occluded':>9} {'OracleId':>9} {'targets':>8}")
-        print(_row('assignment', [rename_record(r, 'assignment') for r in held]))
-        print(_row('viewpoint', [rename_record(r, ViewpointNaming()) for r in held]))
-        renamed = [rename_record(r, naming) for r in held]
-        print(_row('set (this namer)', renamed))
-        results['holdout'] = score_records(renamed)[0]
+        for name, row_naming in (('assignment', 'assignment'), ('viewpoint', ViewpointNaming()),
+                                 ('set (this namer)', naming)):
+            metrics = score_records([rename_record(r, row_naming) for r in held])[0]
+            print(_row(name, metrics, len(held)))
+        results['holdout'] = metrics          # the last row: this namer
     for path in args.eval:
         renamed = [rename_record(r, naming) for r in load_records(path)]
         metrics, _, _ = score_records(renamed)
