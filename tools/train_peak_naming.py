@@ -26,7 +26,6 @@ import json
 import os
 import os.path as osp
 import sys
-from functools import partial
 
 import numpy as np
 import torch
@@ -36,11 +35,9 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-from kplink_mm.datasets.metainfo import category_slices  # noqa: E402
 from kplink_mm.datasets.synth.categories import category_names, get_category  # noqa: E402
-from kplink_mm.evaluation.dump import records_from_dump  # noqa: E402
+from kplink_mm.evaluation.dump import pck_records_from_dump  # noqa: E402
 from kplink_mm.evaluation.functional.renaming import rename_record  # noqa: E402
-from kplink_mm.evaluation.metrics import record_from_sample  # noqa: E402
 from kplink_mm.evaluation.metrics.category_pck import score_records  # noqa: E402
 from kplink_mm.models.utils.peak_set_naming import (PeakSetNamer, PeakSetNaming,  # noqa: E402
                                                     peak_set_inputs, peak_set_labels,
@@ -50,8 +47,7 @@ from kplink_mm.models.utils.viewpoint_naming import ViewpointNaming  # noqa: E40
 
 def load_records(path):
     try:
-        records = records_from_dump(path, partial(record_from_sample, slices=category_slices()),
-                                    required=('pred_instances', 'gt_instances'))
+        records = pck_records_from_dump(path)
     except ValueError as err:
         raise SystemExit(str(err))
     if not records:

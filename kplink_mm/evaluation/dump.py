@@ -1,11 +1,16 @@
 """Read a ``tools/test.py --dump`` file into metric records, naming what is wrong.
 
-The offline tools (``tools/analysis/eval_pck_dump.py``,
-``calibrate_link_thresholds.py``) recompute metrics from the dumped samples; this is
-their one reader, so a bad file gets the same message from all of them.
+The offline tools (``tools/analysis/eval_pck_dump.py``, ``naming_benchmark.py``,
+``calibrate_link_thresholds.py``, ``tools/train_peak_naming.py``) recompute metrics
+from the dumped samples; this is their one reader, so a bad file gets the same message
+from all of them.
 """
 import pickle
+from functools import partial
 from typing import Callable, List, Sequence
+
+from ..datasets.metainfo import category_slices
+from .metrics.category_pck import record_from_sample
 
 
 def records_from_dump(path: str, to_record: Callable[[dict], dict],
@@ -40,3 +45,10 @@ def records_from_dump(path: str, to_record: Callable[[dict], dict],
         except (KeyError, ValueError) as err:
             raise ValueError(f'{path}: sample {i}: {err}') from None
     return records
+
+
+def pck_records_from_dump(path: str) -> List[dict]:
+    """``CategoryPCKMetric``'s records of a keypoint dump (every sample must hold
+    predictions and ground truth); errors as :func:`records_from_dump`."""
+    return records_from_dump(path, partial(record_from_sample, slices=category_slices()),
+                             required=('pred_instances', 'gt_instances'))

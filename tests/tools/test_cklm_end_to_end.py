@@ -92,15 +92,11 @@ def test_viewpoint_naming_online_equals_offline_renaming(tiny_synth, tiny_pose_c
     for key in ('PCK', 'OracleId', 'PCK_occluded'):
         assert online[f'kplink/{key}'] == pytest.approx(offline[key])
     # target by target: the offline names put every keypoint where the online ones did
-    from functools import partial
     import numpy as np
-    from kplink_mm.datasets.metainfo import category_slices
-    from kplink_mm.evaluation.dump import records_from_dump
+    from kplink_mm.evaluation.dump import pck_records_from_dump
     from kplink_mm.evaluation.functional import rename_record
-    from kplink_mm.evaluation.metrics import record_from_sample
     from kplink_mm.models.utils import ViewpointNaming
-    records = records_from_dump(dump, partial(record_from_sample, slices=category_slices()),
-                                required=('pred_instances', 'gt_instances'))
+    records = pck_records_from_dump(dump)
     naming = ViewpointNaming(sigma=0.15, facing_weight=0.5)
     same = [np.allclose(rename_record(r, naming)['pred_keypoints'], r['pred_keypoints'],
                         atol=1e-3) for r in records]

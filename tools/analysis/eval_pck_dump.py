@@ -21,23 +21,20 @@ import argparse
 import json
 import os.path as osp
 import sys
-from functools import partial
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
+sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis'))
 
-from kplink_mm.datasets.metainfo import category_slices  # noqa: E402
-from kplink_mm.evaluation.dump import records_from_dump  # noqa: E402
-from kplink_mm.evaluation.metrics import record_from_sample  # noqa: E402
+from kplink_mm.evaluation.dump import pck_records_from_dump  # noqa: E402
 from kplink_mm.evaluation.functional.overlap_errors import (  # noqa: E402
     ERROR_CLASSES, classify_overlap_errors)
 from kplink_mm.evaluation.metrics.category_pck import (  # noqa: E402
     overlap_groups, score_records)
 from kplink_mm.evaluation.functional.renaming import rename_record  # noqa: E402
 from kplink_mm.models.utils.lis import LocationInstabilityAssigner  # noqa: E402
-from kplink_mm.models.utils.peak_set_naming import PeakSetNaming  # noqa: E402
-from kplink_mm.models.utils.viewpoint_naming import ViewpointNaming  # noqa: E402
+from naming_benchmark import naming_from_args  # noqa: E402
 
 
 def format_table(metrics: dict) -> str:
@@ -92,23 +89,11 @@ def main(argv=None):
         except (json.JSONDecodeError, TypeError, ValueError) as err:
             raise SystemExit(f'--lis {args.lis!r}: {err}')
     try:
-        records = records_from_dump(args.dump, partial(record_from_sample,
-                                                       slices=category_slices()),
-                                    required=('pred_instances', 'gt_instances'))
+        records = pck_records_from_dump(args.dump)
     except ValueError as err:
         raise SystemExit(str(err))
     if args.naming is not None:
-        naming = args.naming
-        if naming == 'viewpoint':
-            try:
-                naming = ViewpointNaming(**json.loads(args.viewpoint or '{}'))
-            except (json.JSONDecodeError, TypeError, ValueError) as err:
-                raise SystemExit(f'--viewpoint {args.viewpoint!r}: {err}')
-        elif naming == 'set':
-            try:
-                naming = PeakSetNaming(checkpoint=args.peak_naming)
-            except ValueError as err:
-                raise SystemExit(f'--peak-naming: {err}')
+        naming = naming_from_args(args.naming, args.viewpoint or '{}', args.peak_naming)
         try:
             records = [rename_record(r, naming) for r in records]
         except ValueError as err:

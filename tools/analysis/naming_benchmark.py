@@ -20,7 +20,6 @@ import argparse
 import json
 import os.path as osp
 import sys
-from functools import partial
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 if ROOT not in sys.path:
@@ -29,10 +28,8 @@ sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis'))
 
 from klpnet_benchmark import print_keypoint_table  # noqa: E402
 
-from kplink_mm.datasets.metainfo import category_slices  # noqa: E402
-from kplink_mm.evaluation.dump import records_from_dump  # noqa: E402
+from kplink_mm.evaluation.dump import pck_records_from_dump  # noqa: E402
 from kplink_mm.evaluation.functional.renaming import rename_record  # noqa: E402
-from kplink_mm.evaluation.metrics import record_from_sample  # noqa: E402
 from kplink_mm.evaluation.metrics.category_pck import score_records  # noqa: E402
 from kplink_mm.models.utils.peak_set_naming import PeakSetNaming  # noqa: E402
 from kplink_mm.models.utils.viewpoint_naming import ViewpointNaming  # noqa: E402
@@ -69,25 +66,28 @@ def load_reference(spec: str) -> tuple:
     return name, metrics
 
 
+def naming_from_args(name: str, viewpoint: str = '{}', peak_naming: str = None):
+    """What ``rename_record`` takes for the naming called ``name`` on the command
+    line ('dump' and 'assignment' stay strings), its argument errors as SystemExit
+    (also used by eval_pck_dump.py)."""
+    if name == 'viewpoint':
+        try:
+            return ViewpointNaming(**json.loads(viewpoint))
+        except (json.JSONDecodeError, TypeError, ValueError) as err:
+            raise SystemExit(f'--viewpoint {viewpoint!r}: {err}')
+    if name == 'set':
+        try:
+            return PeakSetNaming(checkpoint=peak_naming)
+        except ValueError as err:
+            raise SystemExit(f'--peak-naming: {err}')
+    return name
+
+
 def build_namings(args) -> dict:
     rows = args.naming or [n for n in NAMINGS if n != 'set' or args.peak_naming]
     if 'set' in rows and args.peak_naming is None:
         raise SystemExit('--naming set needs --peak-naming CKPT')
-    namings = {}
-    for name in rows:
-        if name == 'viewpoint':
-            try:
-                namings[name] = ViewpointNaming(**json.loads(args.viewpoint))
-            except (json.JSONDecodeError, TypeError, ValueError) as err:
-                raise SystemExit(f'--viewpoint {args.viewpoint!r}: {err}')
-        elif name == 'set':
-            try:
-                namings[name] = PeakSetNaming(checkpoint=args.peak_naming)
-            except ValueError as err:
-                raise SystemExit(f'--peak-naming: {err}')
-        else:
-            namings[name] = name
-    return namings
+    return {name: naming_from_args(name, args.viewpoint, args.peak_naming) for name in rows}
 
 
 def main(argv=None):
@@ -98,9 +98,7 @@ def main(argv=None):
         results[name] = metrics
     namings = build_namings(args)
     try:
-        records = records_from_dump(args.dump, partial(record_from_sample,
-                                                       slices=category_slices()),
-                                    required=('pred_instances', 'gt_instances'))
+        records = pck_records_from_dump(args.dump)
     except ValueError as err:
         raise SystemExit(str(err))
     for name, naming in namings.items():
