@@ -103,6 +103,7 @@ def test_unknown_backbone_depth_fails_clearly(path, depth, tmp_path):
 @pytest.mark.parametrize('kind', ['fpn', 'pafpn'])
 @pytest.mark.parametrize('suffix', ['r18_cpu_kplink-synth-256', 'r18-synthinit_cpu_kplink-synth-256',
                                     'r18-synthinit_24e_cpu_kplink-synth-256',
+                                    'r18-synthinit-msaug_24e_cpu_kplink-synth-256',
                                     'x101-64x4d_1x_coco'])
 def test_baselines_differ_from_dpad_only_in_the_neck(kind, suffix):
     dpad = Config.fromfile(osp.join(CFG_DIR, 'dpad', f'atss_dpad_{suffix}.py'))
@@ -204,3 +205,38 @@ def test_kplink_synth_dataset_config_feeds_the_model(tiny_synth):
     total = sum(v.sum() if torch.is_tensor(v) else sum(x.sum() for x in v)
                 for v in losses.values())
     assert torch.isfinite(total)
+
+
+def test_msaug_config_differs_only_in_the_train_pipeline(tiny_synth):
+    """The augmented 24e detector is the 24e one with another TRAIN pipeline (scale
+    jitter, crop back to the input size, photometric distortion); its samples stay
+    within the input size and keep only boxes that are still objects after the crop."""
+    from mmdet.registry import DATASETS
+    aug = Config.fromfile(osp.join(
+        CFG_DIR, 'dpad', 'atss_dpad_r18-synthinit-msaug_24e_cpu_kplink-synth-256.py'))
+    plain = Config.fromfile(osp.join(
+        CFG_DIR, 'dpad', 'atss_dpad_r18-synthinit_24e_cpu_kplink-synth-256.py'))
+    a, p = aug.to_dict(), plain.to_dict()
+    for key in ('model', 'val_dataloader', 'test_dataloader', 'val_evaluator',
+                'optim_wrapper', 'param_scheduler', 'train_cfg'):
+        assert a[key] == p[key], key
+    types = [t['type'] for t in aug.train_dataloader.dataset.pipeline]
+    assert types != [t['type'] for t in plain.train_dataloader.dataset.pipeline]
+    assert {'RandomResize', 'RandomCrop', 'PhotoMetricDistortion'} <= set(types)
+
+    ds_cfg = aug.train_dataloader.dataset
+    ds_cfg.data_root = tiny_synth
+    dataset = DATASETS.build(ds_cfg)
+    crop_h, crop_w = aug.img_scale
+    sizes = set()
+    for i in range(min(len(dataset), 12)):
+        sample = dataset[i]
+        h, w = sample['inputs'].shape[1:]
+        sizes.add((h, w))
+        assert h <= crop_h and w <= crop_w
+        boxes = sample['data_samples'].gt_instances.bboxes.tensor
+        assert len(boxes) > 0   # empty crops are re-drawn, not trained on
+        assert (boxes[:, 2:] - boxes[:, :2] >= 2).all()
+        assert (boxes[:, 0] >= 0).all() and (boxes[:, 2] <= w).all()
+        assert (boxes[:, 1] >= 0).all() and (boxes[:, 3] <= h).all()
+    assert len(sizes) > 1   # the scale jitter is applied
