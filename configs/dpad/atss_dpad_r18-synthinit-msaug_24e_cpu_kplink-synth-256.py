@@ -5,6 +5,8 @@
 # differs. Why: without augmentation the 24-epoch DPAD reaches AP50 0.936 on 300
 # TRAIN images but 0.783 on val, i.e. the 1,500 training images are memorised. The
 # crop keeps the 256x256 input, so an iteration costs about the same.
+# Measured (one run): val AP50 0.750 vs 0.783 without augmentation, train AP50 0.820
+# vs 0.936: it generalises better but underfits in 24 CPU epochs (docs/benchmarks.md).
 _base_ = './atss_dpad_r18-synthinit_24e_cpu_kplink-synth-256.py'
 
 train_pipeline = [
