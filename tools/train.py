@@ -15,7 +15,8 @@ if ROOT not in sys.path:
 from mmengine.config import DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-from kplink_mm.utils import finish_distributed, load_tool_config, prepare_cpu_distributed  # noqa: E402
+from kplink_mm.utils import (finish_distributed, load_tool_config,  # noqa: E402
+                             prepare_cpu_distributed, use_amp_optim_wrapper)
 
 
 def parse_args(argv=None):
@@ -49,10 +50,7 @@ def build_config(args):
         import torch
         if not torch.cuda.is_available():
             raise SystemExit('--amp needs a CUDA device; none is available here')
-        optim_wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
-        if optim_wrapper != 'AmpOptimWrapper':
-            cfg.optim_wrapper.type = 'AmpOptimWrapper'
-            cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+        use_amp_optim_wrapper(cfg)
     if args.auto_scale_lr:
         if 'auto_scale_lr' not in cfg or 'base_batch_size' not in cfg.auto_scale_lr:
             raise SystemExit(

@@ -80,6 +80,19 @@ def test_paper_sized_forward_small_input():
     assert cls_scores[0].shape[1] == 80 and bbox_preds[0].shape[1] == 4
 
 
+def test_paper_model_on_kplink_synth_is_the_coco_model_with_10_classes():
+    """The GPU kplink-synth config changes the paper model's class count only, and
+    reads the same data as the CPU configs."""
+    gpu = Config.fromfile(osp.join(CFG_DIR, 'dpad', 'atss_dpad_x101-64x4d_gpu_kplink-synth-256.py'))
+    coco, cpu = Config.fromfile(PAPER_CFG), Config.fromfile(CPU_CFG)
+    g, c = gpu.to_dict()['model'], coco.to_dict()['model']
+    assert g['bbox_head'].pop('num_classes') == 10 and c['bbox_head'].pop('num_classes') == 80
+    assert g == c
+    assert gpu.train_dataloader.dataset.type == cpu.train_dataloader.dataset.type
+    assert gpu.train_dataloader.dataset.ann_file == cpu.train_dataloader.dataset.ann_file
+    assert gpu.train_dataloader.batch_size == 16 and gpu.auto_scale_lr.base_batch_size == 16
+
+
 @pytest.mark.parametrize('name', ['atss_dpad_x50-32x4d_1x_coco.py',
                                   'atss_dpad_x152-32x4d_1x_coco.py'])
 def test_table2_depths(name):
@@ -104,7 +117,7 @@ def test_unknown_backbone_depth_fails_clearly(path, depth, tmp_path):
 @pytest.mark.parametrize('suffix', ['r18_cpu_kplink-synth-256', 'r18-synthinit_cpu_kplink-synth-256',
                                     'r18-synthinit_24e_cpu_kplink-synth-256',
                                     'r18-synthinit-msaug_24e_cpu_kplink-synth-256',
-                                    'x101-64x4d_1x_coco'])
+                                    'x101-64x4d_1x_coco', 'x101-64x4d_gpu_kplink-synth-256'])
 def test_baselines_differ_from_dpad_only_in_the_neck(kind, suffix):
     dpad = Config.fromfile(osp.join(CFG_DIR, 'dpad', f'atss_dpad_{suffix}.py'))
     base = Config.fromfile(osp.join(CFG_DIR, 'baselines', f'atss_{kind}_{suffix}.py'))
