@@ -5,8 +5,9 @@
         --cfg-options model.backbone.init_cfg=None
 
 For each config and precision it builds the model, the config's own train
-dataloader and optim wrapper (AMP: mmengine's `AmpOptimWrapper`, as
-`tools/train.py --amp` sets it), runs `warmup` + `iters` real `train_step`s and
+dataloader, optim wrapper (AMP: mmengine's `AmpOptimWrapper`, as
+`tools/train.py --amp` sets it) and iteration-based LR schedulers (the warm-up),
+runs `warmup` + `iters` real `train_step`s and
 then `val_batches` `val_step`s through the config's `val_evaluator`, and prints one
 row: seconds per training step (data loading excluded, the device synchronised),
 images/s, peak device memory, the loss before and after, and inference images/s.
@@ -45,7 +46,8 @@ def parse_args(argv=None):
     parser.add_argument('--iters', type=int, default=10, help='timed training steps')
     parser.add_argument('--warmup', type=int, default=3, help='untimed steps first')
     parser.add_argument('--val-batches', type=int, default=2,
-                        help='validation batches run through the evaluator (0: none)')
+                        help='validation batches run through the evaluator (0: none); '
+                        'of several, the first is not timed')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override settings of every config, key=value pairs')
     parser.add_argument('--json', help='also write the rows to this file')
@@ -97,15 +99,29 @@ def _build(cfg, device):
     return model.to(device)
 
 
+def _iteration_schedulers(cfg, optim_wrapper):
+    """The config's iteration-based schedulers (its LR warm-up), stepped after every
+    training step as the Runner does; epoch-based ones would step only at the end of
+    an epoch, which these few steps never reach."""
+    from mmengine.registry import PARAM_SCHEDULERS
+    schedulers = cfg.get('param_scheduler') or []
+    if isinstance(schedulers, dict):
+        schedulers = [schedulers]
+    return [PARAM_SCHEDULERS.build(dict(s), default_args=dict(optimizer=optim_wrapper))
+            for s in schedulers if not s.get('by_epoch', True)]
+
+
 def train_phase(cfg, model, device, iters, warmup):
     from mmengine.optim import build_optim_wrapper
     from mmengine.runner import Runner
     model.train()
     optim_wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
+    schedulers = _iteration_schedulers(cfg, optim_wrapper)
     batches = _batches(Runner.build_dataloader(cfg.train_dataloader, seed=0))
     if device.type == 'cuda':
         torch.cuda.reset_peak_memory_stats(device)
     step_times, data_times, losses, batch = [], [], [], 0
+    lr_first = optim_wrapper.get_lr()['lr'][0]
     for step in range(warmup + iters):
         t0 = time.perf_counter()
         data = next(batches)
@@ -114,16 +130,20 @@ def train_phase(cfg, model, device, iters, warmup):
         _sync(device)
         t2 = time.perf_counter()
         losses.append(_loss_value(log_vars))
+        for scheduler in schedulers:
+            scheduler.step()
         if step >= warmup:
             step_times.append(t2 - t1)
             data_times.append(t1 - t0)
             batch = _batch_size(data)
     peak = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == 'cuda' else None
     step = statistics.median(step_times)
+    bad = [i for i, v in enumerate(losses) if not math.isfinite(v)]
     return dict(batch=batch, s_per_iter=step, img_per_s=batch / step,
                 data_s=statistics.median(data_times), peak_mem_gib=peak,
-                loss_first=losses[0], loss_last=losses[-1],
-                loss_finite=all(math.isfinite(v) for v in losses))
+                lr_first=lr_first, lr_last=optim_wrapper.get_lr()['lr'][0],
+                loss_first=losses[0], loss_last=losses[-1], loss_finite=not bad,
+                first_nonfinite_step=bad[0] if bad else None)
 
 
 def val_phase(cfg, model, device, num_batches, amp):
@@ -133,7 +153,7 @@ def val_phase(cfg, model, device, num_batches, amp):
     dataloader = Runner.build_dataloader(cfg.val_dataloader, seed=0)
     evaluator = Evaluator(cfg.val_evaluator)
     evaluator.dataset_meta = getattr(dataloader.dataset, 'metainfo', None)
-    images, seconds = 0, 0.0
+    images, timed_images, seconds = 0, 0, 0.0
     with torch.no_grad(), torch.autocast(device.type, enabled=amp):
         for i, data in enumerate(dataloader):
             if i == num_batches:
@@ -141,11 +161,13 @@ def val_phase(cfg, model, device, num_batches, amp):
             t0 = time.perf_counter()
             outputs = model.val_step(data)
             _sync(device)
-            seconds += time.perf_counter() - t0
             images += _batch_size(data)
+            if i > 0 or num_batches == 1:  # the first of several batches warms up
+                seconds += time.perf_counter() - t0
+                timed_images += _batch_size(data)
             evaluator.process(data_samples=outputs, data_batch=data)
     metrics = evaluator.evaluate(images)
-    return dict(infer_img_per_s=images / seconds if seconds else None,
+    return dict(infer_img_per_s=timed_images / seconds if seconds else None,
                 metrics={k: float(v) for k, v in metrics.items()
                          if isinstance(v, (int, float))})
 
@@ -163,7 +185,7 @@ def measure(config, precision, args):
         row['params_m'] = sum(p.numel() for p in model.parameters()) / 1e6
         row.update(train_phase(cfg, model, device, args.iters, args.warmup))
         if not row['loss_finite']:
-            row['status'] = 'non-finite loss'
+            row['status'] = f"non-finite loss from step {row['first_nonfinite_step']}"
     except Exception as exc:  # reported in the row; the next config still runs
         traceback.print_exc()
         row['status'] = f'train failed: {type(exc).__name__}: {exc}'.splitlines()[0]

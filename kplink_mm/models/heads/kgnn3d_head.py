@@ -283,6 +283,7 @@ class KGNN3DHead(BaseModule):
             ``category`` (B,) index into the head's categories; ``shape_3d``
             (num_nodes, 3) W_j in the object frame; ``depth`` (num_nodes,) camera
             depth; ``reprojected`` (num_nodes, 2) π(W_j) in the graph's frame.
+            All float32, also under autocast.
         """
         from ...geometry.perspective import perspective_project
         from ...geometry.shape_basis import compose_shape
@@ -299,10 +300,14 @@ class KGNN3DHead(BaseModule):
             raise ValueError('every graph must hold keypoints of a single category')
         local = slot - self.slot_start[node_cat]
 
-        focal = F.softplus(self.focal_fc(feats)[:, 0])
-        raw_q = self.quaternion_fc(feats)
+        # The camera, shape and projection stay float32 under autocast (--amp): a
+        # division by depth in float16 is too coarse, and which ops autocast lowers
+        # differs between devices (on CUDA `feats` is float32 after the LayerNorm
+        # while the linear heads give float16).
+        focal = F.softplus(self.focal_fc(feats)[:, 0].float())
+        raw_q = self.quaternion_fc(feats).float()
         quaternion = F.normalize(raw_q, dim=-1)
-        raw_t = self.translation_fc(feats)
+        raw_t = self.translation_fc(feats).float()
         radius = self.ref_radius[graph_cat]
         tz = radius * (self.min_depth_ratio + F.softplus(raw_t[:, 2]))
         tx = raw_t[:, 0] * tz / focal
@@ -310,10 +315,10 @@ class KGNN3DHead(BaseModule):
         translation = torch.stack([tx, ty, tz], dim=-1)
         focal_xy = torch.stack([focal, focal * self.aspect_ratio], dim=-1)
 
-        beta = feats.new_zeros(num_graphs, self.max_components)
-        shape_3d = pos.new_zeros(pos.shape[0], 3)
-        reprojected = pos.new_zeros(pos.shape[0], 2)
-        depth = pos.new_zeros(pos.shape[0])
+        beta = feats.new_zeros(num_graphs, self.max_components, dtype=torch.float32)
+        shape_3d = feats.new_zeros(pos.shape[0], 3, dtype=torch.float32)
+        reprojected = feats.new_zeros(pos.shape[0], 2, dtype=torch.float32)
+        depth = feats.new_zeros(pos.shape[0], dtype=torch.float32)
         for ci in torch.unique(graph_cat).tolist():
             name = self.category_names[ci]
             if name not in self._basis_index:
@@ -321,9 +326,11 @@ class KGNN3DHead(BaseModule):
             mean, comps, sigmas = self._basis(name)
             in_cat = graph_cat == ci
             gidx = in_cat.nonzero()[:, 0]
-            beta_c = self.beta_heads[name](feats[gidx])                      # (B_c, K_c)
-            W = compose_shape(mean, sigmas, comps, beta_c)                   # (B_c, N_c, 3)
-            uv, z = perspective_project(W, focal_xy[gidx], raw_q[gidx], translation[gidx])
+            beta_c = self.beta_heads[name](feats[gidx]).float()              # (B_c, K_c)
+            with torch.autocast(feats.device.type, enabled=False):
+                W = compose_shape(mean, sigmas, comps, beta_c)               # (B_c, N_c, 3)
+                uv, z = perspective_project(W, focal_xy[gidx], raw_q[gidx],
+                                            translation[gidx])
             beta[gidx, :beta_c.shape[1]] = beta_c
             # graph b's rank among this category's graphs -> row of W / uv
             rank = torch.cumsum(in_cat.long(), 0) - 1

@@ -88,6 +88,38 @@ def test_outputs_mixed_categories_and_node_order():
     assert head.beta_heads['car'].weight.grad is not None
 
 
+@pytest.mark.parametrize('encoder_dtype', [torch.float16, torch.float32])
+def test_camera_and_shape_stay_float32_under_autocast(encoder_dtype):
+    """Under --amp the linear heads give float16 while the encoder's LayerNorm may give
+    float32 (CUDA) or float16 (CPU): either way the camera, shape and projection are
+    float32 and equal the float32 geometry of the head's own outputs (an H200 AMP run
+    failed here with 'Index put requires the source and destination dtypes match')."""
+    bases = _bases()
+    head = KGNN3DHead(bases, categories=CATEGORIES, hidden_channels=32, type_channels=8)
+    names = ['car', 'bottle']
+    kps, slots = _targets(head, bases, names)
+    graph = build_keypoint_graphs(kps, [torch.ones(len(k)) for k in kps], slots)
+    encoder = head.encoder.forward
+    head.encoder.forward = lambda *a: encoder(*a).to(encoder_dtype)  # CUDA's or CPU's
+    with torch.autocast('cpu', dtype=torch.float16):
+        out = head(graph)
+        loss = head.loss(out, graph.pos)
+    for key in ('beta', 'focal', 'quaternion', 'translation', 'shape_3d', 'depth',
+                'reprojected'):
+        assert out[key].dtype == torch.float32, key
+    b = 0
+    m = bases['car']
+    W = compose_shape(m['mean'], m['sigmas'], m['components'], out['beta'][b:b + 1, :4])
+    uv, _ = perspective_project(W, out['focal'][b:b + 1], out['quaternion'][b:b + 1],
+                                out['translation'][b:b + 1])
+    lo, hi = int(graph.ptr[b]), int(graph.ptr[b + 1])
+    local = graph.slot[lo:hi] - head.slices['car'][0]
+    assert torch.allclose(out['reprojected'][lo:hi], uv[0, local], atol=1e-5)
+    assert torch.isfinite(loss)
+    loss.backward()
+    assert head.beta_heads['car'].weight.grad is not None
+
+
 def test_priors_at_initialisation():
     bases = _bases()
     head = KGNN3DHead(bases, categories=CATEGORIES, hidden_channels=32, type_channels=8,
