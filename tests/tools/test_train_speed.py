@@ -36,7 +36,7 @@ def test_rows_time_real_steps_and_run_the_metric(tiny_synth, tmp_path, capsys,
     assert row['status'] == 'ok'
     assert row['batch'] == 4 and row['s_per_iter'] > 0
     assert row['img_per_s'] == pytest.approx(4 / row['s_per_iter'])
-    assert row['loss_finite'] and row['loss_first'] > 0
+    assert row['first_nonfinite_step'] is None and row['loss_first'] > 0
     # the config's iteration-based warm-up stepped after each of the 3 steps
     assert row['lr_first'] < row['lr_last'] < 1e-3
     assert row['peak_mem_gib'] is None  # CPU: no device memory counter

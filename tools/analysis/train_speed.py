@@ -7,10 +7,10 @@
 For each config and precision it builds the model, the config's own train
 dataloader, optim wrapper (AMP: mmengine's `AmpOptimWrapper`, as
 `tools/train.py --amp` sets it) and iteration-based LR schedulers (the warm-up),
-runs `warmup` + `iters` real `train_step`s and
-then `val_batches` `val_step`s through the config's `val_evaluator`, and prints one
-row: seconds per training step (data loading excluded, the device synchronised),
-images/s, peak device memory, the loss before and after, and inference images/s.
+runs `warmup` + `iters` real `train_step`s and then `val_batches` `val_step`s
+through the config's `val_evaluator`, and prints one row: seconds per training
+step (data loading excluded, the device synchronised), images/s, peak device
+memory, the loss before and after, and inference images/s.
 
 A phase that raises is reported in the row's status (the traceback goes to
 stderr) and the next config still runs, so one command checks a whole config
@@ -142,7 +142,7 @@ def train_phase(cfg, model, device, iters, warmup):
     return dict(batch=batch, s_per_iter=step, img_per_s=batch / step,
                 data_s=statistics.median(data_times), peak_mem_gib=peak,
                 lr_first=lr_first, lr_last=optim_wrapper.get_lr()['lr'][0],
-                loss_first=losses[0], loss_last=losses[-1], loss_finite=not bad,
+                loss_first=losses[0], loss_last=losses[-1],
                 first_nonfinite_step=bad[0] if bad else None)
 
 
@@ -184,7 +184,7 @@ def measure(config, precision, args):
         model = _build(cfg, device)
         row['params_m'] = sum(p.numel() for p in model.parameters()) / 1e6
         row.update(train_phase(cfg, model, device, args.iters, args.warmup))
-        if not row['loss_finite']:
+        if row['first_nonfinite_step'] is not None:
             row['status'] = f"non-finite loss from step {row['first_nonfinite_step']}"
     except Exception as exc:  # reported in the row; the next config still runs
         traceback.print_exc()
@@ -215,13 +215,12 @@ def print_table(rows):
               f"{_fmt(r.get('img_per_s'), '.1f')} | {_fmt(r.get('data_s'), '.3f')} | "
               f"{_fmt(r.get('peak_mem_gib'), '.2f')} | {loss} | "
               f"{_fmt(r.get('infer_img_per_s'), '.1f')} | {r['status']} |")
-    # AMP against fp32 of the same config, when both were measured
-    by_key = {(r['config'], r['precision']): r for r in rows}
-    ratios = [(c, by_key[(c, 'fp32')]['s_per_iter'] / by_key[(c, 'amp')]['s_per_iter'])
-              for c, p in by_key if p == 'amp' and (c, 'fp32') in by_key
-              and 's_per_iter' in by_key[(c, 'fp32')] and 's_per_iter' in by_key[(c, 'amp')]]
-    for config, speedup in ratios:
-        print(f'{config}: AMP train step {speedup:.2f}x the speed of fp32')
+    # AMP against fp32 of the same config, when both trained
+    fp32 = {r['config']: r for r in rows if r['precision'] == 'fp32' and 's_per_iter' in r}
+    for r in rows:
+        if r['precision'] == 'amp' and 's_per_iter' in r and r['config'] in fp32:
+            speedup = fp32[r['config']]['s_per_iter'] / r['s_per_iter']
+            print(f"{r['config']}: AMP train step {speedup:.2f}x the speed of fp32")
 
 
 def main(argv=None):

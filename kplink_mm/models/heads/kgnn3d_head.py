@@ -336,9 +336,9 @@ class KGNN3DHead(BaseModule):
             rank = torch.cumsum(in_cat.long(), 0) - 1
             nodes = (node_cat == ci).nonzero()[:, 0]
             rows, cols = rank[batch[nodes]], local[nodes]
-            shape_3d[nodes] = W[rows, cols].to(shape_3d.dtype)
-            reprojected[nodes] = uv[rows, cols].to(reprojected.dtype)
-            depth[nodes] = z[rows, cols].to(depth.dtype)
+            shape_3d[nodes] = W[rows, cols]
+            reprojected[nodes] = uv[rows, cols]
+            depth[nodes] = z[rows, cols]
         return dict(beta=beta, focal=focal, quaternion=quaternion, translation=translation,
                     category=graph_cat, shape_3d=shape_3d, depth=depth,
                     reprojected=reprojected)
