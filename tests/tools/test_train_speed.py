@@ -95,3 +95,20 @@ def test_gpu_check_script_parses_and_names_existing_configs():
     assert len(configs) >= 7
     for config in configs:
         assert osp.isfile(osp.join(REPO, config)), config
+
+
+@pytest.mark.parametrize('args, message', [
+    ([], 'usage: tools/build_gpu_wheels.sh OUT_DIR'),
+    (['OUT', '/no/such/python3.12'], '/no/such/python3.12 does not run'),
+])
+def test_build_gpu_wheels_names_bad_arguments(args, message, tmp_path):
+    """tools/build_gpu_wheels.sh needs the network and ~15 min; here: its syntax and
+    that a missing argument or a python that does not run is named before any work."""
+    import subprocess
+    script = osp.join(REPO, 'tools/build_gpu_wheels.sh')
+    subprocess.run(['bash', '-n', script], check=True)
+    args = [str(tmp_path / a) if a == 'OUT' else a for a in args]
+    proc = subprocess.run(['bash', script] + args, capture_output=True, text=True)
+    assert proc.returncode != 0
+    assert message in proc.stderr
+    assert not any(tmp_path.iterdir())  # nothing was made
