@@ -52,8 +52,11 @@ def _load(ann_file: str, results: str, first_n=None):
 
 
 def evaluate(ann_file: str, results: str, first_n=None) -> dict:
+    return _evaluate(*_load(ann_file, results, first_n))
+
+
+def _evaluate(gt, dets, img_ids) -> dict:
     from pycocotools.cocoeval import COCOeval
-    gt, dets, img_ids = _load(ann_file, results, first_n)
     with contextlib.redirect_stdout(io.StringIO()):
         dt = gt.loadRes(dets)
     out = dict(per_category={}, num_images=len(img_ids))
@@ -79,8 +82,13 @@ def error_breakdown(ann_file: str, results: str, first_n=None, found_score=0.3,
                     fp_score=0.1, iou_thr=0.5, poor_iou=0.1) -> dict:
     """Objects found (any score / score >= found_score) and the kinds of the
     detections scoring >= fp_score; crowd objects are left out, as COCO does."""
+    return _error_breakdown(*_load(ann_file, results, first_n), found_score, fp_score,
+                            iou_thr, poor_iou)
+
+
+def _error_breakdown(gt, dets, img_ids, found_score=0.3, fp_score=0.1, iou_thr=0.5,
+                     poor_iou=0.1) -> dict:
     from pycocotools import mask as mask_utils
-    gt, dets, img_ids = _load(ann_file, results, first_n)
     by_image = {}
     for d in dets:
         by_image.setdefault(d['image_id'], []).append(d)
@@ -128,7 +136,8 @@ def main(argv=None):
     parser.add_argument('--found-score', type=float, default=0.3)
     parser.add_argument('--fp-score', type=float, default=0.1)
     args = parser.parse_args(argv)
-    res = evaluate(args.ann_file, args.results, args.first_n)
+    loaded = _load(args.ann_file, args.results, args.first_n)  # read once for both
+    res = _evaluate(*loaded)
     print(f'{res["num_images"]} images')
     print(f'{"evaluation":<16} {"AP":>6} {"AP50":>6} {"AP75":>6} {"AR100":>6}')
     for key in ('with_categories', 'class_agnostic'):
@@ -138,8 +147,7 @@ def main(argv=None):
     print('\nAP50 per category')
     for name, ap in res['per_category'].items():
         print(f'  {name:<14} {100 * ap:>5.1f}' if not np.isnan(ap) else f'  {name:<14}   -')
-    c = error_breakdown(args.ann_file, args.results, args.first_n, args.found_score,
-                        args.fp_score)
+    c = _error_breakdown(*loaded, args.found_score, args.fp_score)
     n = max(c['objects'], 1)
     print(f'\n{c["objects"]} objects; a right-category box with IoU >= 0.5: '
           f'{c["found_any_score"]} ({100 * c["found_any_score"] / n:.0f} %) at any score, '
