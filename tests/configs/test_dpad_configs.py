@@ -117,6 +117,7 @@ def test_unknown_backbone_depth_fails_clearly(path, depth, tmp_path):
 @pytest.mark.parametrize('suffix', ['r18_cpu_kplink-synth-256', 'r18-synthinit_cpu_kplink-synth-256',
                                     'r18-synthinit_24e_cpu_kplink-synth-256',
                                     'r18-synthinit-msaug_24e_cpu_kplink-synth-256',
+                                    'r18-synthinit_6e-train6k_cpu_kplink-synth-256',
                                     'x101-64x4d_1x_coco', 'x101-64x4d_gpu_kplink-synth-256'])
 def test_baselines_differ_from_dpad_only_in_the_neck(kind, suffix):
     dpad = Config.fromfile(osp.join(CFG_DIR, 'dpad', f'atss_dpad_{suffix}.py'))
@@ -253,3 +254,36 @@ def test_msaug_config_differs_only_in_the_train_pipeline(tiny_synth):
         assert (boxes[:, 0] >= 0).all() and (boxes[:, 2] <= w).all()
         assert (boxes[:, 1] >= 0).all() and (boxes[:, 3] <= h).all()
     assert len(sizes) > 1   # the scale jitter is applied
+
+
+def test_train6k_config_spends_the_24e_iterations_on_more_images(tmp_path):
+    """6 epochs over the 6,000-image train6k split: the 24-epoch model, init, val/test
+    and optimizer; about the same iterations (4,500 vs 4,512) with the LR steps at the
+    same fractions of the schedule (16/24, 22/24); a missing split names its file."""
+    from mmdet.registry import DATASETS
+    more = Config.fromfile(osp.join(
+        CFG_DIR, 'dpad', 'atss_dpad_r18-synthinit_6e-train6k_cpu_kplink-synth-256.py'))
+    plain = Config.fromfile(osp.join(
+        CFG_DIR, 'dpad', 'atss_dpad_r18-synthinit_24e_cpu_kplink-synth-256.py'))
+    m, p = more.to_dict(), plain.to_dict()
+    for key in ('model', 'val_dataloader', 'test_dataloader', 'val_evaluator',
+                'optim_wrapper'):
+        assert m[key] == p[key], key
+    assert m['train_dataloader']['dataset'].pop('ann_file') == 'annotations/train6k.json'
+    assert p['train_dataloader']['dataset'].pop('ann_file') == 'annotations/train.json'
+    assert m['train_dataloader'] == p['train_dataloader']
+
+    iters = more.train_cfg.max_epochs * more.iters_per_epoch
+    assert iters == 6000 // more.train_dataloader.batch_size * 6 == 4500
+    plain_iters = 1504 // 8 * plain.train_cfg.max_epochs   # 188 iterations per epoch
+    assert abs(iters - plain_iters) / plain_iters < 0.01
+    step = more.param_scheduler[1]
+    assert step.by_epoch is False and step.end == iters
+    assert [ms / iters for ms in step.milestones] == pytest.approx(
+        [m_ / plain.train_cfg.max_epochs for m_ in plain.param_scheduler[1].milestones])
+    assert more.param_scheduler[0] == plain.param_scheduler[0]   # the same warm-up
+
+    ds_cfg = more.train_dataloader.dataset
+    ds_cfg.data_root = str(tmp_path)
+    with pytest.raises(FileNotFoundError, match=r'train6k\.json does not exist.*generate_synth'):
+        DATASETS.build(ds_cfg)
