@@ -19,7 +19,17 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 
-def parse_args():
+def output_path(out_dir: str, image_path: str, source: str, used: dict) -> str:
+    """Where one image's drawing goes: ``<stem>_<source>_klpnet.png`` (source: ``gtboxes``
+    or ``detected``), then ``_2``, ``_3``... when a name comes again (an image given both
+    ways or twice, or two folders' images with one file name), so no drawing is lost."""
+    name = f'{osp.splitext(osp.basename(image_path))[0]}_{source}_klpnet'
+    used[name] = used.get(name, 0) + 1
+    suffix = '' if used[name] == 1 else f'_{used[name]}'
+    return osp.join(out_dir, f'{name}{suffix}.png')
+
+
+def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('config')
@@ -33,11 +43,11 @@ def parse_args():
     p.add_argument('--no-lis', action='store_true')
     p.add_argument('--out-dir', default=osp.join(ROOT, 'work_dirs', 'klpnet_demo'))
     p.add_argument('--device', default='cpu')
-    return p.parse_args()
+    return p.parse_args(argv)
 
 
-def main():
-    args = parse_args()
+def main(argv=None):
+    args = parse_args(argv)
     import cv2
     import numpy as np
     from mmengine.registry import init_default_scope
@@ -55,7 +65,7 @@ def main():
         detector = init_detector(args.det_config, args.det_checkpoint, device=args.device)
         init_default_scope('mmpose')
 
-    jobs = []  # (image path, boxes or None, categories or None)
+    jobs = []  # (image path, boxes or None, categories or None, source)
     if args.ann:
         with open(args.ann) as f:
             coco = json.load(f)
@@ -66,23 +76,24 @@ def main():
             boxes = np.array([[a['bbox'][0], a['bbox'][1], a['bbox'][0] + a['bbox'][2],
                                a['bbox'][1] + a['bbox'][3]] for a in anns], np.float32)
             jobs.append((osp.join(root, img['file_name']), boxes,
-                         [a['category_id'] for a in anns]))
+                         [a['category_id'] for a in anns], 'gtboxes'))
     for path in args.img:
         if detector is None:
             raise SystemExit('--img needs --det-config/--det-checkpoint (or use --ann)')
-        jobs.append((path, None, None))
+        jobs.append((path, None, None, 'detected'))
     if not jobs:
         raise SystemExit('nothing to do: give --ann or --img')
 
     os.makedirs(args.out_dir, exist_ok=True)
-    for path, boxes, cats in jobs:
+    used = {}
+    for path, boxes, cats, source in jobs:
         image = cv2.imread(path)
         if image is None:
             raise SystemExit(f'cannot read image {path}')
         targets = inference_klpnet(model, image, bboxes=boxes, categories=cats,
                                    detector=detector, det_score_thr=args.det_score_thr,
                                    lis=not args.no_lis)
-        out = osp.join(args.out_dir, osp.splitext(osp.basename(path))[0] + '_klpnet.png')
+        out = output_path(args.out_dir, path, source, used)
         cv2.imwrite(out, cv2.cvtColor(draw_targets(image[..., ::-1], targets),
                                       cv2.COLOR_RGB2BGR))
         print(f'{path}: {len(targets)} targets -> {out}')

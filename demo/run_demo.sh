@@ -6,10 +6,12 @@
 #   3. evaluate the checkpoint on val with LIS: PCK / OracleId (all and overlapping
 #      targets) and link ROC-AUC / AP / F1; dump predictions, draw a few crops
 #   4. whole-image inference (kplink_mm.apis.inference_klpnet) on 4 val images:
-#      keypoints and links drawn to PNGs
+#      keypoints and links drawn to PNGs (on DEMO_DEVICE, default cpu; training and
+#      testing use a GPU when there is one)
+# PYTHON overrides the interpreter (default: the project's .venv).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-PY="$ROOT/.venv/bin/python"
+PY="${PYTHON:-$ROOT/.venv/bin/python}"
 CONFIG="${DEMO_CONFIG:-configs/klpnet/klpnet_res18_cpu_kplink-synth-128x128.py}"
 TEST_CONFIG="${DEMO_TEST_CONFIG:-configs/klpnet/klpnet-lis_res18_cpu_kplink-synth-128x128.py}"
 EPOCHS="${DEMO_EPOCHS:-3}"
@@ -25,6 +27,7 @@ CKPT="$WORK/epoch_${EPOCHS}.pth"
     --dump "$WORK/test/predictions.pkl" --show-dir "$WORK/test/vis" \
     --cfg-options default_hooks.visualization.interval=25
 "$PY" demo/klpnet_image_demo.py "$CONFIG" "$CKPT" \
-    --ann data/kplink_synth/annotations/val.json --num-images 4 --out-dir "$WORK/images"
+    --ann data/kplink_synth/annotations/val.json --num-images 4 --out-dir "$WORK/images" \
+    --device "${DEMO_DEVICE:-cpu}"
 echo "demo done: metrics above; predictions in $WORK/test/predictions.pkl," \
      "crop drawings in $WORK/test/vis, whole-image keypoints + links in $WORK/images"
