@@ -221,19 +221,26 @@ def test_kplink_synth_dataset_config_feeds_the_model(tiny_synth):
     assert torch.isfinite(total)
 
 
+def _dpad_variant_and_24e(name, keys):
+    """The configs `dpad/<name>.py` and the plain 24e one as dicts, equal in `keys`."""
+    variant = Config.fromfile(osp.join(CFG_DIR, 'dpad', f'{name}.py'))
+    plain = Config.fromfile(osp.join(
+        CFG_DIR, 'dpad', 'atss_dpad_r18-synthinit_24e_cpu_kplink-synth-256.py'))
+    v, p = variant.to_dict(), plain.to_dict()
+    for key in keys:
+        assert v[key] == p[key], key
+    return variant, plain, v, p
+
+
 def test_msaug_config_differs_only_in_the_train_pipeline(tiny_synth):
     """The augmented 24e detector is the 24e one with another TRAIN pipeline (scale
     jitter, crop back to the input size, photometric distortion); its samples stay
     within the input size and keep only boxes that are still objects after the crop."""
     from mmdet.registry import DATASETS
-    aug = Config.fromfile(osp.join(
-        CFG_DIR, 'dpad', 'atss_dpad_r18-synthinit-msaug_24e_cpu_kplink-synth-256.py'))
-    plain = Config.fromfile(osp.join(
-        CFG_DIR, 'dpad', 'atss_dpad_r18-synthinit_24e_cpu_kplink-synth-256.py'))
-    a, p = aug.to_dict(), plain.to_dict()
-    for key in ('model', 'val_dataloader', 'test_dataloader', 'val_evaluator',
-                'optim_wrapper', 'param_scheduler', 'train_cfg'):
-        assert a[key] == p[key], key
+    aug, plain, _, _ = _dpad_variant_and_24e(
+        'atss_dpad_r18-synthinit-msaug_24e_cpu_kplink-synth-256',
+        ('model', 'val_dataloader', 'test_dataloader', 'val_evaluator', 'optim_wrapper',
+         'param_scheduler', 'train_cfg'))
     types = [t['type'] for t in aug.train_dataloader.dataset.pipeline]
     assert types != [t['type'] for t in plain.train_dataloader.dataset.pipeline]
     assert {'RandomResize', 'RandomCrop', 'PhotoMetricDistortion'} <= set(types)
@@ -261,14 +268,9 @@ def test_train6k_config_spends_the_24e_iterations_on_more_images(tmp_path):
     and optimizer; about the same iterations (4,500 vs 4,512) with the LR steps at the
     same fractions of the schedule (16/24, 22/24); a missing split names its file."""
     from mmdet.registry import DATASETS
-    more = Config.fromfile(osp.join(
-        CFG_DIR, 'dpad', 'atss_dpad_r18-synthinit_6e-train6k_cpu_kplink-synth-256.py'))
-    plain = Config.fromfile(osp.join(
-        CFG_DIR, 'dpad', 'atss_dpad_r18-synthinit_24e_cpu_kplink-synth-256.py'))
-    m, p = more.to_dict(), plain.to_dict()
-    for key in ('model', 'val_dataloader', 'test_dataloader', 'val_evaluator',
-                'optim_wrapper'):
-        assert m[key] == p[key], key
+    more, plain, m, p = _dpad_variant_and_24e(
+        'atss_dpad_r18-synthinit_6e-train6k_cpu_kplink-synth-256',
+        ('model', 'val_dataloader', 'test_dataloader', 'val_evaluator', 'optim_wrapper'))
     assert m['train_dataloader']['dataset'].pop('ann_file') == 'annotations/train6k.json'
     assert p['train_dataloader']['dataset'].pop('ann_file') == 'annotations/train.json'
     assert m['train_dataloader'] == p['train_dataloader']

@@ -86,15 +86,9 @@ def test_amp_speedup_line_compares_the_same_config():
 def test_gpu_check_script_parses_and_names_existing_configs():
     """tools/analysis/gpu_check.sh needs a GPU to run; here: its syntax, and that
     every config it checks exists (a renamed config must not silently drop out)."""
-    import re
-    import subprocess
-    script = osp.join(REPO, 'tools/analysis/gpu_check.sh')
-    subprocess.run(['bash', '-n', script], check=True)
-    with open(script) as f:
-        configs = re.findall(r'configs/[\w./-]+\.py', f.read())
-    assert len(configs) >= 7
-    for config in configs:
-        assert osp.isfile(osp.join(REPO, config)), config
+    assert_parses_and_names_existing_configs = runpy.run_path(osp.join(
+        osp.dirname(__file__), 'script_checks.py'))['assert_parses_and_names_existing_configs']
+    assert_parses_and_names_existing_configs(osp.join(REPO, 'tools/analysis/gpu_check.sh'), 7)
 
 
 @pytest.mark.parametrize('args, message', [
