@@ -289,3 +289,22 @@ def test_train6k_config_spends_the_24e_iterations_on_more_images(tmp_path):
     ds_cfg.data_root = str(tmp_path)
     with pytest.raises(FileNotFoundError, match=r'train6k\.json does not exist.*generate_synth'):
         DATASETS.build(ds_cfg)
+
+
+def test_train6k_12e_config_doubles_the_iterations_at_the_same_fractions():
+    """12 epochs over train6k: the 6-epoch train6k config with twice the iterations, the
+    LR steps still at 16/24 and 22/24 of the schedule and validation every 2 epochs."""
+    long, plain, lo, p = _dpad_variant_and_24e(
+        'atss_dpad_r18-synthinit_12e-train6k_cpu_kplink-synth-256',
+        ('model', 'val_dataloader', 'test_dataloader', 'val_evaluator', 'optim_wrapper'))
+    six = Config.fromfile(osp.join(
+        CFG_DIR, 'dpad', 'atss_dpad_r18-synthinit_6e-train6k_cpu_kplink-synth-256.py'))
+    assert long.train_dataloader.to_dict() == six.train_dataloader.to_dict()
+    iters = long.train_cfg.max_epochs * long.iters_per_epoch
+    assert iters == 2 * six.train_cfg.max_epochs * six.iters_per_epoch == 9000
+    assert long.train_cfg.val_interval == 2
+    step = long.param_scheduler[1]
+    assert step.by_epoch is False and step.end == iters
+    assert [ms / iters for ms in step.milestones] == pytest.approx(
+        [m_ / plain.train_cfg.max_epochs for m_ in plain.param_scheduler[1].milestones])
+    assert long.param_scheduler[0] == six.param_scheduler[0]   # the same warm-up
