@@ -93,7 +93,21 @@ def test_gpu_schedule_study_parses_names_existing_configs_and_refuses_unknown_ru
     assert_parses_and_names_existing_configs(STUDY, 7)
     out = tmp_path / 'study'
     proc = subprocess.run(['bash', STUDY, str(out)], capture_output=True, text=True,
-                          env={'RUNS': 'dpad6k dpad42', 'PATH': '/usr/bin:/bin'})
+                          env={'RUNS': 'dpad6k12e dpad6k#1 dpad42', 'PATH': '/usr/bin:/bin'})
     assert proc.returncode == 2
     assert "RUNS: unknown run 'dpad42'" in proc.stderr
     assert not out.exists()
+
+
+def test_gpu_schedule_study_launches_every_run_it_knows():
+    """Each name RUNS accepts has its own `launch` line (a known name without one would
+    be accepted and then silently train nothing); the default is a subset of them."""
+    import re
+    with open(STUDY) as f:
+        text = f.read()
+    default = re.search(r'^DEFAULT="([^"]*)"', text, re.M).group(1).split()
+    extra = re.search(r'^KNOWN="\$DEFAULT([^"]*)"', text, re.M).group(1).split()
+    launched = re.findall(r"^launch '?([\w#]+)'? ", text, re.M)
+    assert sorted(launched) == sorted(default + extra)
+    assert len(set(launched)) == len(launched)
+    assert {'dpad6k#1', 'pafpn6k#1', 'dpad6k12e'} <= set(extra)

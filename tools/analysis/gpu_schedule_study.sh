@@ -10,10 +10,13 @@
 # 3. then, all at once on the one GPU, each run in OUT_DIR/NAME with its log NAME.log:
 #    - dpad24#0, dpad24#1, pafpn24#0, pafpn24#1: the 24-epoch synth-init DPAD and PAFPN,
 #      seeds 0 and 1 (is DPAD below PAFPN beyond seed noise?);
-#    - dpad6k, pafpn6k: the same 4,500 iterations over 6,000 images (6 epochs of
+#    - dpad6k#0, pafpn6k#0: the same 4,500 iterations over 6,000 images (6 epochs of
 #      train6k) instead of 24 epochs of 1,500 (does more data lift val AP50?);
 #    - cklm40e, base40e (niced): CKLM catlogits and its category-specific baseline on
 #      40 epochs (twice the longest CPU schedule; LR steps at 28 and 36);
+#    and, only when RUNS names them (the next levers after 2026-12-04, not in the default):
+#    - dpad6k#1, pafpn6k#1: the train6k pair's second seed (is the AP tie seed noise?);
+#    - dpad6k12e: DPAD on twice the train6k iterations (the 6-epoch model underfits);
 # 4. prints the validation curves and final tables (tools/analysis/val_curves.py).
 # Cost, measured on one H200 with 16 cores (2026-12-04, docs/benchmarks.md): the
 # processes time-slice the GPU (SM busy 99 %), each detector run at 0.44 s/iter, so all
@@ -26,8 +29,9 @@
 set -u
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
-KNOWN=" dpad24#0 dpad24#1 pafpn24#0 pafpn24#1 dpad6k pafpn6k cklm40e base40e "
-RUNS=" ${RUNS:-$KNOWN} "
+DEFAULT=" dpad24#0 dpad24#1 pafpn24#0 pafpn24#1 dpad6k#0 pafpn6k#0 cklm40e base40e "
+KNOWN="$DEFAULT dpad6k#1 pafpn6k#1 dpad6k12e "
+RUNS=" ${RUNS:-$DEFAULT} "
 for name in $RUNS; do
     [[ $KNOWN == *" $name "* ]] || { echo "RUNS: unknown run '$name' (known:$KNOWN)" >&2; exit 2; }
 done
@@ -73,8 +77,13 @@ launch 'dpad24#0' 0 configs/dpad/atss_dpad_r18-synthinit_24e_cpu_kplink-synth-25
 launch 'pafpn24#0' 0 configs/baselines/atss_pafpn_r18-synthinit_24e_cpu_kplink-synth-256.py "${DET[@]}"
 launch 'dpad24#1' 0 configs/dpad/atss_dpad_r18-synthinit_24e_cpu_kplink-synth-256.py "${DET[@]}" randomness.seed=1
 launch 'pafpn24#1' 0 configs/baselines/atss_pafpn_r18-synthinit_24e_cpu_kplink-synth-256.py "${DET[@]}" randomness.seed=1
-launch dpad6k 0 configs/dpad/atss_dpad_r18-synthinit_6e-train6k_cpu_kplink-synth-256.py "${DET[@]}"
-launch pafpn6k 0 configs/baselines/atss_pafpn_r18-synthinit_6e-train6k_cpu_kplink-synth-256.py "${DET[@]}"
+D6K=configs/dpad/atss_dpad_r18-synthinit_6e-train6k_cpu_kplink-synth-256.py
+P6K=configs/baselines/atss_pafpn_r18-synthinit_6e-train6k_cpu_kplink-synth-256.py
+launch 'dpad6k#0' 0 $D6K "${DET[@]}"
+launch 'pafpn6k#0' 0 $P6K "${DET[@]}"
+launch 'dpad6k#1' 0 $D6K "${DET[@]}" randomness.seed=1
+launch 'pafpn6k#1' 0 $P6K "${DET[@]}" randomness.seed=1
+launch dpad6k12e 0 configs/dpad/atss_dpad_r18-synthinit_12e-train6k_cpu_kplink-synth-256.py "${DET[@]}"
 POSE40=(train_cfg.max_epochs=40 param_scheduler.1.end=40 'param_scheduler.1.milestones=[28,36]'
         train_dataloader.num_workers=3 default_hooks.checkpoint.max_keep_ckpts=1)
 launch cklm40e 5 configs/cklm/cklm-3s-cls-naming-catlogits-20e_res18_cpu_kplink-synth-128x128.py "${POSE40[@]}"
@@ -102,7 +111,8 @@ done
 if [ ${#det[@]} -gt 0 ]; then
     echo "== detectors"
     baseline=()
-    [[ $RUNS == *" pafpn24#"* ]] && baseline=(--baseline pafpn24)
+    if [[ $RUNS == *" pafpn24#"* ]]; then baseline=(--baseline pafpn24)
+    elif [[ $RUNS == *" pafpn6k#"* ]]; then baseline=(--baseline pafpn6k); fi
     "$PY" tools/analysis/val_curves.py "${det[@]}" ${baseline[@]+"${baseline[@]}"} --scale 100
 fi
 echo "== pose (and the 10-epoch synth init)"
