@@ -1,0 +1,29 @@
+# Stage-wise KLPNet on the catlogits CKLM whose peaks are named by the learned peak-set
+# naming (CKLMHead(identity_feature='set'), docs/cklm.md) instead of the one-to-one
+# assignment. The links are trained exactly as in the parent (ground-truth nodes, frozen
+# CKLM), so the naming only changes which keypoint each decoded peak becomes at test
+# time: how much of the link error is CKLM's naming (docs/benchmarks.md, issue #6).
+# The namer belongs to the CKLM checkpoint it was fitted on (its own peaks on TRAIN):
+#   python tools/train.py configs/cklm/cklm-3s-cls-naming-catlogits_res18_cpu_kplink-synth-128x128.py
+#   python tools/test.py configs/cklm/cklm-3s-cls-naming-catlogits_res18_cpu_kplink-synth-128x128.py \
+#       work_dirs/cklm-3s-cls-naming-catlogits_res18_cpu_kplink-synth-128x128/epoch_10.pth \
+#       --dump train.pkl --cfg-options test_dataloader.dataset.ann_file=annotations/train.json
+#   python tools/train_peak_naming.py train.pkl --out <work_dir below>/peak_naming.pth \
+#       --embed-dims 128 --num-layers 3 --epochs 120 --dropout 0.1
+#   python tools/train.py THIS_CONFIG
+_base_ = ['./klpnet-links-catlogits_res18_cpu_kplink-synth-128x128.py']
+
+peak_naming_checkpoint = ('{{ fileDirname }}/../../work_dirs/'
+                          'klpnet-links-catlogits-set_res18_cpu_kplink-synth-128x128/'
+                          'peak_naming.pth')
+model = dict(head=dict(identity_feature='set',
+                       peak_naming=dict(checkpoint=peak_naming_checkpoint)))
+
+# Links scored by the nodes' names ('link/...') and by where the nodes lie
+# ('link_pos/...', what the drawn skeleton shows).
+val_evaluator = [
+    dict(type='CategoryPCKMetric', alpha=0.1),
+    dict(type='LinkPredictionMetric', threshold=0.5),
+    dict(type='LinkPredictionMetric', labels='position', threshold=0.5),
+]
+test_evaluator = val_evaluator
