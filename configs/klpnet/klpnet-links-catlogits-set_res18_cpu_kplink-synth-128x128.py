@@ -21,9 +21,17 @@ model = dict(head=dict(identity_feature='set',
 
 # Links scored by the nodes' names ('link/...') and by where the nodes lie
 # ('link_pos/...', what the drawn skeleton shows).
+# Operating points chosen per category on the train dump (2026-12-05, s20 run,
+# tools/analysis/calibrate_link_thresholds.py; docs/benchmarks.md).
 val_evaluator = [
     dict(type='CategoryPCKMetric', alpha=0.1),
-    dict(type='LinkPredictionMetric', threshold=0.5),
-    dict(type='LinkPredictionMetric', labels='position', threshold=0.5),
+    dict(type='LinkPredictionMetric',
+         threshold=dict(default=0.5, aeroplane=0.642, bicycle=0.852, boat=0.583,
+                        bottle=0.932, bus=0.662, car=0.71, chair=0.982,
+                        diningtable=0.984, sofa=0.866, tvmonitor=0.375)),
+    dict(type='LinkPredictionMetric', labels='position',
+         threshold=dict(default=0.5, aeroplane=0.689, bicycle=0.986, boat=0.742,
+                        bottle=0.95, bus=0.693, car=0.782, chair=0.993,
+                        diningtable=0.984, sofa=0.866, tvmonitor=0.375)),
 ]
 test_evaluator = val_evaluator
