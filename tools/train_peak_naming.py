@@ -2,8 +2,8 @@
 
     python tools/test.py CKLM_CONFIG CKPT --dump train.pkl \
         --cfg-options test_dataloader.dataset.ann_file=annotations/train.json
-    python tools/train_peak_naming.py train.pkl --out work_dirs/peak_naming.pth \
-        [--epochs 60] [--eval val.pkl ...]
+    python tools/train_peak_naming.py train.pkl [more_train.pkl ...] \
+        --out work_dirs/peak_naming.pth [--epochs 60] [--eval val.pkl ...]
 
 Each dumped target's peaks (positions, scores, p(keypoint | peak)) are labelled by a
 one-to-one match to the target's labelled keypoints within ``--radius`` x the box size
@@ -140,7 +140,9 @@ def train(examples, namer, epochs, batch_size, lr, seed, log=print):
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('train_dump', help='tools/test.py --dump of a classification CKLM on train')
+    p.add_argument('train_dumps', nargs='+', metavar='train_dump',
+                   help='tools/test.py --dump of a classification CKLM on train; several '
+                   'dumps of the same checkpoint on different training splits are pooled')
     p.add_argument('--out', required=True, help='checkpoint to write')
     p.add_argument('--eval', nargs='*', default=[], help='dumps to re-name and score')
     p.add_argument('--epochs', type=int, default=60)
@@ -162,13 +164,28 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
+def _image_key(record):
+    # img_ids restart in every split, so an image is (which dump, img_id)
+    return (record.get('_dump', 0), record.get('img_id'))
+
+
 def split_holdout(records, every):
-    """(fit, held out): every ``every``-th image (sorted img_id) is held out, with all
-    of its targets, so no image is on both sides."""
-    ids = sorted({r.get('img_id') for r in records}, key=str)
+    """(fit, held out): every ``every``-th image (sorted by dump, then img_id) is held
+    out, with all of its targets, so no image is on both sides."""
+    ids = sorted({_image_key(r) for r in records}, key=str)
     held = set(ids[::every])
-    return ([r for r in records if r.get('img_id') not in held],
-            [r for r in records if r.get('img_id') in held])
+    return ([r for r in records if _image_key(r) not in held],
+            [r for r in records if _image_key(r) in held])
+
+
+def load_training_records(paths):
+    """All targets of the training dumps, each tagged with the index of its dump."""
+    records = []
+    for index, path in enumerate(paths):
+        for r in load_records(path):
+            r['_dump'] = index
+            records.append(r)
+    return records
 
 
 def _row(name, m, targets):
@@ -184,14 +201,15 @@ def main(argv=None):
     torch.manual_seed(args.seed)
     categories = list(category_names())
     max_k = max(len(get_category(c).keypoint_names) for c in categories)
-    records = load_records(args.train_dump)
+    records = load_training_records(args.train_dumps)
+    source = ' + '.join(args.train_dumps)
     held = []
     if args.holdout_every:
         if args.holdout_every < 2:
             raise SystemExit(f'--holdout-every must be >= 2, got {args.holdout_every}')
         records, held = split_holdout(records, args.holdout_every)
         if not records or not held:
-            raise SystemExit(f'{args.train_dump}: --holdout-every {args.holdout_every} '
+            raise SystemExit(f'{source}: --holdout-every {args.holdout_every} '
                              f'leaves {len(records)} targets to fit, {len(held)} held out')
     prior_cfg = None
     if args.viewpoint_prior is not None:
@@ -203,13 +221,13 @@ def main(argv=None):
     examples = build_examples(records, categories, max_k, args.radius, not args.no_mirror,
                               prior if prior_cfg is not None else None)
     named = int((examples[4] >= 0).sum() - (examples[4] == max_k).sum())
-    print(f'{args.train_dump}: {len(records)} targets, {len(examples[0])} training sets '
+    print(f'{source}: {len(records)} targets, {len(examples[0])} training sets '
           f'(mirrored: {not args.no_mirror}), {named} labelled peaks')
     meta = dict(namer=dict(num_categories=len(categories), max_keypoints=max_k,
                            embed_dims=args.embed_dims, num_layers=args.num_layers,
                            dropout=args.dropout, prior_inputs=prior_cfg is not None),
                 categories=categories, viewpoint_prior=prior_cfg,
-                trained_on=dict(dump=args.train_dump, targets=len(records), epochs=args.epochs,
+                trained_on=dict(dump=source, dumps=list(args.train_dumps), targets=len(records), epochs=args.epochs,
                                 radius=args.radius, mirror=not args.no_mirror, seed=args.seed,
                                 holdout_every=args.holdout_every))
     namer = train(examples, PeakSetNamer(**meta['namer']), args.epochs, args.batch_size,
@@ -220,7 +238,7 @@ def main(argv=None):
     naming = PeakSetNaming(checkpoint=args.out)
     results = {}
     if held:
-        print(f'held out: every {args.holdout_every}-th image of {args.train_dump}')
+        print(f'held out: every {args.holdout_every}-th image of {source}')
         print(f"{'naming':<24} {'PCK':>6} {'occluded':>9} {'OracleId':>9} {'targets':>8}")
         for name, row_naming in (('assignment', 'assignment'), ('viewpoint', ViewpointNaming()),
                                  ('set (this namer)', naming)):

@@ -76,9 +76,33 @@ def test_bad_arguments_name_what_is_wrong(tmp_path):
         _main()([dump, '--reference', f'b={bad}'])
     with pytest.raises(SystemExit, match='--viewpoint .*no_such'):
         _main()([dump, '--viewpoint', '{"no_such": 1}'])
-    with pytest.raises(SystemExit, match='--peak-naming: .*nothing.pth'):
+    with pytest.raises(SystemExit, match='--peak-naming .*nothing.pth'):
         _main()([dump, '--naming', 'set', '--peak-naming', str(tmp_path / 'nothing.pth')])
     empty = tmp_path / 'empty.pkl'
     empty.write_bytes(pickle.dumps([]))
     with pytest.raises(SystemExit, match='empty.pkl holds no predictions'):
         _main()([str(empty)])
+
+
+def test_several_labelled_namers_are_rows_side_by_side(tmp_path, monkeypatch):
+    """Two namers for one dump (e.g. fitted on train and on train + an extra split) are
+    rows 'set LABEL' in one run; a row given twice or an empty label is refused."""
+    dump = _dump(tmp_path)
+    tool = runpy.run_path(TOOL)
+    loaded = []
+
+    def fake_naming(checkpoint):
+        loaded.append(checkpoint)
+        return 'assignment' if checkpoint == 'a.pth' else 'dump'
+
+    monkeypatch.setitem(tool['naming_from_args'].__globals__, 'PeakSetNaming', fake_naming)
+    results = tool['main']([dump, '--naming', 'assignment', 'set',
+                            '--peak-naming', 'small=a.pth', 'large=b.pth'])
+    assert list(results) == ['assignment', 'set small', 'set large']
+    assert loaded == ['a.pth', 'b.pth']
+    assert results['set small'] == results['assignment']
+    assert tool['peak_naming_rows'](['x.pth']) == {'set': 'x.pth'}
+    with pytest.raises(SystemExit, match="row 'set' is given twice"):
+        tool['peak_naming_rows'](['x.pth', 'y.pth'])
+    with pytest.raises(SystemExit, match='expected CKPT or LABEL=CKPT'):
+        tool['peak_naming_rows'](['=y.pth'])

@@ -44,7 +44,10 @@ def parse_args(argv=None):
                    help='rows (default: dump, assignment, viewpoint, and set when '
                    '--peak-naming is given)')
     p.add_argument('--viewpoint', default='{}', help='ViewpointNaming arguments as JSON')
-    p.add_argument('--peak-naming', default=None, help='tools/train_peak_naming.py checkpoint')
+    p.add_argument('--peak-naming', nargs='+', default=None, metavar='[LABEL=]CKPT',
+                   help='tools/train_peak_naming.py checkpoints: one CKPT is the row '
+                   "'set'; LABEL=CKPT entries are rows 'set LABEL', side by side (e.g. "
+                   'namers fitted on different training data for the same CKLM)')
     p.add_argument('--reference', default=None, metavar='NAME=JSON',
                    help="another model's tools/test.py metrics, shown first")
     p.add_argument('--json', default=None, help='write all rows\' metrics here')
@@ -79,15 +82,38 @@ def naming_from_args(name: str, viewpoint: str = '{}', peak_naming: str = None):
         try:
             return PeakSetNaming(checkpoint=peak_naming)
         except ValueError as err:
-            raise SystemExit(f'--peak-naming: {err}')
+            raise SystemExit(f'--peak-naming {peak_naming}: {err}')
     return name
+
+
+def peak_naming_rows(specs) -> dict:
+    """{row name: checkpoint} of the ``--peak-naming`` entries: a bare CKPT is the row
+    'set', LABEL=CKPT the row 'set LABEL'."""
+    rows = {}
+    for spec in specs:
+        label, sep, path = spec.partition('=')
+        if sep and (not label or not path):
+            raise SystemExit(f'--peak-naming {spec!r}: expected CKPT or LABEL=CKPT')
+        name = f'set {label}' if sep else 'set'
+        if name in rows:
+            raise SystemExit(f'--peak-naming {spec!r}: the row {name!r} is given twice '
+                             '(label each checkpoint: LABEL=CKPT)')
+        rows[name] = path if sep else spec
+    return rows
 
 
 def build_namings(args) -> dict:
     rows = args.naming or [n for n in NAMINGS if n != 'set' or args.peak_naming]
-    if 'set' in rows and args.peak_naming is None:
+    if 'set' in rows and not args.peak_naming:
         raise SystemExit('--naming set needs --peak-naming CKPT')
-    return {name: naming_from_args(name, args.viewpoint, args.peak_naming) for name in rows}
+    namings = {}
+    for name in rows:
+        if name != 'set':
+            namings[name] = naming_from_args(name, args.viewpoint)
+            continue
+        for row, checkpoint in peak_naming_rows(args.peak_naming).items():
+            namings[row] = naming_from_args('set', peak_naming=checkpoint)
+    return namings
 
 
 def main(argv=None):

@@ -195,3 +195,29 @@ def test_tool_holds_out_whole_images_and_compares_the_namings_on_them(tmp_path, 
     assert results['holdout']['PCK'] > 0.85, results
     with pytest.raises(SystemExit, match='--holdout-every must be >= 2'):
         TOOL['main'](['dump.pkl', '--out', ckpt, '--holdout-every', '1'])
+
+
+def test_tool_pools_several_training_dumps_and_keeps_their_images_apart(tmp_path, monkeypatch,
+                                                                       capsys):
+    """Two dumps (e.g. train and an extra training split) whose img_ids overlap: the namer
+    is fitted on both, and a held-out image is one image of one dump, not every image
+    that shares its id."""
+    dumps = {'a.pkl': _confused_car_records(np.arange(0, 360, 30)),
+             'b.pkl': _confused_car_records(np.arange(15, 360, 30))}
+    assert {r['img_id'] for r in dumps['a.pkl']} == {r['img_id'] for r in dumps['b.pkl']}
+    monkeypatch.setitem(TOOL['main'].__globals__, 'load_records',
+                        lambda path: [dict(r) for r in dumps[path]])
+    ckpt = str(tmp_path / 'namer.pth')
+    TOOL['main'](['a.pkl', 'b.pkl', '--out', ckpt, '--epochs', '2', '--embed-dims', '16'])
+    trained_on = torch.load(ckpt)['meta']['trained_on']
+    assert trained_on['targets'] == 24 and trained_on['dumps'] == ['a.pkl', 'b.pkl']
+    assert 'a.pkl + b.pkl: 24 targets' in capsys.readouterr().out
+
+    records = TOOL['load_training_records'](['a.pkl', 'b.pkl'])
+    fit, held = TOOL['split_holdout'](records, 5)
+    assert len(fit) + len(held) == 24
+    held_keys = {(r['_dump'], r['img_id']) for r in held}
+    assert len(held_keys) == len(held) == 5              # every 5th of 24 distinct images
+    assert not held_keys & {(r['_dump'], r['img_id']) for r in fit}
+    # an image id held out in one dump stays in the fit set of the other
+    assert {r['img_id'] for r in held} & {r['img_id'] for r in fit}
