@@ -8,6 +8,10 @@
 #   python tools/train_peak_naming.py train.pkl --out <work_dir below>/peak_naming.pth \
 #       --embed-dims 128 --num-layers 3 --epochs 120 --dropout 0.1   # chosen on held-out train
 #   python tools/test.py configs/cklm/cklm-3s-cls-naming-catlogits-set_*.py CKPT
+# More of the checkpoint's own peaks name better: dump it on 6,000 targets of the
+# generated train6k split too (test_dataloader.dataset.indices=6000) and pass both dumps,
+# with --epochs 40 for the same steps (10-epoch seed-1 CKLM: val PCK 67.8 -> 70.3,
+# docs/benchmarks.md 2026-12-06).
 # Training of the CKLM itself is unchanged (any catlogits checkpoint works here).
 _base_ = ['./cklm-3s-cls-naming-catlogits_res18_cpu_kplink-synth-128x128.py']
 
