@@ -227,8 +227,9 @@ def main(argv=None):
                            embed_dims=args.embed_dims, num_layers=args.num_layers,
                            dropout=args.dropout, prior_inputs=prior_cfg is not None),
                 categories=categories, viewpoint_prior=prior_cfg,
-                trained_on=dict(dump=source, dumps=list(args.train_dumps), targets=len(records), epochs=args.epochs,
-                                radius=args.radius, mirror=not args.no_mirror, seed=args.seed,
+                trained_on=dict(dump=source, dumps=list(args.train_dumps), targets=len(records),
+                                epochs=args.epochs, radius=args.radius,
+                                mirror=not args.no_mirror, seed=args.seed,
                                 holdout_every=args.holdout_every))
     namer = train(examples, PeakSetNamer(**meta['namer']), args.epochs, args.batch_size,
                   args.lr, args.seed)
