@@ -118,7 +118,9 @@ def inference_klpnet(model,
     Returns:
         list[dict]: per target ``bbox`` (4,), ``bbox_score``, ``category``,
         ``keypoint_names`` (N_c), ``keypoints`` (N_c, 2) image pixels,
-        ``keypoint_scores`` (N_c,) (0: not found), ``links`` [(name_a, name_b,
+        ``keypoint_scores`` (N_c,) (0: not found), with a classification CKLM
+        ``keypoint_name_scores`` (N_c,) (how sure its naming was of each name; not
+        updated by LIS), ``links`` [(name_a, name_b,
         probability)] and ``link_pairs``/``link_scores`` over all candidate pairs
         (category-local keypoint indices, -1 unknown), ``link_endpoints`` (M, 2, 2)
         the image pixels of each pair's two nodes (the link's segment; the nodes are
@@ -184,6 +186,9 @@ def inference_klpnet(model,
             link_thr=thr, link_endpoints=ends,
             peaks=np.asarray(pred.peaks)[0], peak_scores=np.asarray(pred.peak_scores)[0],
             peak_features=np.asarray(pred.peak_features)[0], lis=False, img_id=0))
+        if 'keypoint_name_scores' in pred:   # a classification head's naming confidence
+            targets[-1]['keypoint_name_scores'] = np.asarray(
+                pred.keypoint_name_scores, np.float32)[0, start:start + count].copy()
 
     if lis:
         assigner = LocationInstabilityAssigner(

@@ -60,3 +60,18 @@ def test_lis_needs_peak_features():
         del r['peak_features']
     with pytest.raises(KeyError, match='peak_features'):
         apply_lis(records, [[0, 1]], LocationInstabilityAssigner.from_canonical('car'))
+
+
+def test_lis_reads_the_records_naming_confidence():
+    """A record's ``pred_name_scores`` (the head's ``keypoint_name_scores``) reach
+    LIS as each crop's ``keypoint_name_scores``; an assigner that weighs them names
+    the field when a record lacks it."""
+    rng = np.random.default_rng(0)
+    records = _records(rng)
+    assigner = LocationInstabilityAssigner.from_canonical(
+        'car', keep_crop_naming=True, claim_name_weight=1.0)
+    with pytest.raises(ValueError, match='keypoint_name_scores'):
+        apply_lis([dict(r) for r in records], [[0, 1]], assigner)
+    for r in records:
+        r['pred_name_scores'] = np.ones(N)
+    assert apply_lis(records, [[0, 1]], assigner) == 2

@@ -1,8 +1,10 @@
 import numpy as np
 import pytest
+import torch
 
-from kplink_mm.evaluation.functional import rename_record
-from kplink_mm.models.utils import ViewpointNaming
+from kplink_mm.datasets.synth.categories import category_names
+from kplink_mm.evaluation.functional import rename_record, slot_name_scores
+from kplink_mm.models.utils import PeakSetNamer, PeakSetNaming, ViewpointNaming
 from tests.models.utils.test_viewpoint_naming import mirror_confused_car_view
 
 
@@ -50,3 +52,43 @@ def test_renaming_a_record_without_peaks_names_nothing():
     record['peak_scores'] = np.zeros(24)
     out = rename_record(record, ViewpointNaming())
     assert np.all(out['pred_scores'] == 0)
+
+
+def test_slot_name_scores_read_each_keypoints_own_peak_and_name():
+    probs = np.array([[0.1, 0.2, 0.3],
+                      [0.4, 0.5, 0.6]])
+    np.testing.assert_allclose(slot_name_scores(np.array([1, -1, 0]), probs),
+                               [0.4, 0.0, 0.3])
+    # a chosen index past the real peaks (padding) has no name, so no confidence
+    np.testing.assert_allclose(slot_name_scores(np.array([5, 0, 1]), probs), [0, 0.2, 0.6])
+    assert slot_name_scores(np.full(3, -1), np.zeros((0, 3))).tolist() == [0, 0, 0]
+
+
+def _peak_of(record, out, i):
+    peaks = np.asarray(record['peaks'])
+    return int(np.argmin(np.linalg.norm(peaks - out['pred_keypoints'][i], axis=1)))
+
+
+def test_renamed_records_carry_how_sure_each_naming_was_of_each_name():
+    """``pred_name_scores``: the head's p(keypoint | peak) of the peak each keypoint
+    took for the one-to-one and viewpoint namings, the set namer's p(keypoint | peak
+    set) for the learned set naming."""
+    record, visible, _ = _record()
+    torch.manual_seed(0)
+    cats = list(category_names())
+    set_naming = PeakSetNaming(namer=PeakSetNamer(len(cats), 12, embed_dims=16),
+                               categories=cats)
+    box = np.asarray(record['bbox'])
+    m = len(visible)
+    set_probs = np.exp(set_naming.log_probs(record['peaks'][:m], record['peak_scores'][:m],
+                                            record['peak_probs'][:m], 'car',
+                                            max(box[2:] - box[:2])))[:, :12]
+    for naming, probs in (('assignment', record['peak_probs']),
+                          (ViewpointNaming(), record['peak_probs']),
+                          (set_naming, set_probs)):
+        out = rename_record(record, naming)
+        named = np.nonzero(out['pred_scores'] > 0)[0]
+        assert len(named) and out['pred_name_scores'].shape == (12,)
+        want = [probs[_peak_of(record, out, i), i] for i in named]
+        np.testing.assert_allclose(out['pred_name_scores'][named], want, rtol=1e-5)
+        assert np.all(out['pred_name_scores'][out['pred_scores'] == 0] == 0)

@@ -1,4 +1,4 @@
-from .identification import identify_keypoints, oracle_identify, pck_hits
+from .identification import identify_keypoints, oracle_identify, pck_hits, slot_name_scores
 from .links import (OCCLUSION_LEVELS, average_precision, link_endpoints,
                     link_scores_per_pair,
                     match_nodes_to_keypoints, occlusion_level, position_link_labels,
@@ -11,4 +11,4 @@ __all__ = ['identify_keypoints', 'oracle_identify', 'pck_hits', 'group_by_num_in
            'normalized_errors', 'pck_curve', 'roc_auc', 'roc_curve', 'OCCLUSION_LEVELS',
            'average_precision', 'link_endpoints', 'link_scores_per_pair', 'match_nodes_to_keypoints',
            'occlusion_level', 'position_link_labels', 'precision_recall_f1',
-           'rename_record']
+           'rename_record', 'slot_name_scores']

@@ -37,6 +37,25 @@ def identify_keypoints(peaks: np.ndarray, scores: np.ndarray, features: np.ndarr
     return np.asarray(peaks)[best].astype(np.float32), np.asarray(scores)[best], best
 
 
+def slot_name_scores(chosen: np.ndarray, name_probs: np.ndarray) -> np.ndarray:
+    """(N,) how sure the naming was of each keypoint's name: ``name_probs[chosen[i],
+    i]``, the probability it gave keypoint i for the peak identified as i
+    (``identify_keypoints``' third output), 0 where none was.
+
+    Args:
+        chosen (np.ndarray): (N,) peak index per keypoint, -1 where none.
+        name_probs (np.ndarray): (M, N) p(keypoint | peak) of the naming used: the
+            head's own for the one-to-one and viewpoint namings, the set namer's for
+            the learned set naming. A peak index >= M (padding) scores 0.
+    """
+    chosen = np.asarray(chosen).reshape(-1)
+    name_probs = np.asarray(name_probs, np.float32).reshape(-1, len(chosen))
+    out = np.zeros(len(chosen), np.float32)
+    ok = (chosen >= 0) & (chosen < len(name_probs))
+    out[ok] = name_probs[chosen[ok], np.nonzero(ok)[0]]
+    return out
+
+
 def oracle_identify(peaks: np.ndarray, scores: np.ndarray, gt_keypoints: np.ndarray,
                     score_thr: float = 0.0):
     """Give every ground-truth keypoint (N, 2) the candidate peak nearest to it."""

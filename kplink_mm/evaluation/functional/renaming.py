@@ -14,7 +14,7 @@ from typing import Union
 import numpy as np
 
 from ...datasets.synth.categories import get_category
-from .identification import identify_keypoints
+from .identification import identify_keypoints, slot_name_scores
 
 __all__ = ['rename_record']
 
@@ -45,6 +45,7 @@ def rename_record(record: dict, naming: Union[str, object], score_thr: float = 0
                          f'PeakSetNaming, got {naming!r}')
     # the softmax-mean feature: what an unmatched peak keeps, online too
     features = (probs @ canonical).astype(np.float32)
+    name_probs = probs   # the naming's confidence in each name, as online
     if len(peaks):
         # the head's own naming code, so offline and online cannot drift apart
         if naming == 'assignment':
@@ -56,10 +57,12 @@ def rename_record(record: dict, naming: Union[str, object], score_thr: float = 0
             if not box_size > 0:
                 raise ValueError(f"record of image {record.get('img_id')!r}: bbox "
                                  f'{bbox.tolist()} has no size to scale the naming by')
-            features = naming.name_features(peaks, scores, probs, spec, box_size, features)
-    kpts, kscores, _ = identify_keypoints(peaks, scores, features, canonical, score_thr)
+            features, name_probs = naming.name_features(
+                peaks, scores, probs, spec, box_size, features, return_probs=True)
+    kpts, kscores, chosen = identify_keypoints(peaks, scores, features, canonical, score_thr)
     out = dict(record)
     out['pred_keypoints'], out['pred_scores'] = kpts, kscores
+    out['pred_name_scores'] = slot_name_scores(chosen, name_probs)
     # the new names travel with the peaks too, as in an online dump (LIS reads them)
     if 'peak_features' in record:
         padded = np.array(record['peak_features'], np.float32, copy=True)

@@ -60,6 +60,8 @@ def record_from_sample(sample: dict, slices: Dict[str, tuple]) -> dict:
         states=states,
         pred_keypoints=_np(pred['keypoints'])[0, start:start + n, :2],
         pred_scores=_np(pred['keypoint_scores'])[0, start:start + n])
+    if 'keypoint_name_scores' in pred:  # the naming's confidence in each name
+        record['pred_name_scores'] = _np(pred['keypoint_name_scores'])[0, start:start + n]
     if 'peaks' in pred:
         record['peaks'] = _np(pred['peaks'])[0]
         record['peak_scores'] = _np(pred['peak_scores'])[0]
@@ -114,10 +116,14 @@ def apply_lis(records: List[dict], groups: Sequence[Sequence[int]],
         if any('peak_features' not in r for r in members):
             raise KeyError('CategoryPCKMetric(lis=...) needs pred_instances.peaks, '
                            'peak_scores and peak_features (a category-implicit head)')
+        crops = [dict(peaks=r['peaks'], peak_scores=r['peak_scores'],
+                      peak_features=r['peak_features'], keypoints=r['pred_keypoints'],
+                      keypoint_scores=r['pred_scores']) for r in members]
+        for crop, r in zip(crops, members):
+            if 'pred_name_scores' in r:
+                crop['keypoint_name_scores'] = r['pred_name_scores']
         kpts, scores = assigner.assign_crops(
-            [dict(peaks=r['peaks'], peak_scores=r['peak_scores'],
-                  peak_features=r['peak_features'], keypoints=r['pred_keypoints'],
-                  keypoint_scores=r['pred_scores']) for r in members],
+            crops,
             np.stack([r['bbox'] for r in members]), members[0]['category'])
         for r, k, s in zip(members, kpts, scores):
             r['pred_keypoints'], r['pred_scores'] = k, s

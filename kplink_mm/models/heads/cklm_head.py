@@ -25,7 +25,7 @@ from mmpose.registry import KEYPOINT_CODECS, MODELS
 
 from ...datasets.metainfo import category_slices
 from ...datasets.synth.categories import get_category
-from ...evaluation.functional import identify_keypoints
+from ...evaluation.functional import identify_keypoints, slot_name_scores
 from ..utils.lis import solve_assignment
 from ..utils.peak_set_naming import PeakSetNaming
 from ..utils.viewpoint_naming import ViewpointNaming
@@ -535,7 +535,7 @@ class CKLMHead(BaseHead):
             ys, xs = cells = self.decoder.peak_cells(conf_np[b])
             peaks, scores, feats = self.decoder.decode_maps(conf_np[b], offsets_np[b],
                                                             feats_np[b], cells)
-            extra = {}
+            extra, name_probs = {}, None
             if probs is not None:
                 # p(keypoint | peak) of every decoded peak, padded to max_keypoints:
                 # what the one-to-one naming decides on, and dumps keep.
@@ -545,6 +545,9 @@ class CKLMHead(BaseHead):
                 prob_b = probs[b].detach().cpu().numpy()
                 peak_probs[0, :m, :len(prob_b)] = prob_b[:, ys, xs].T
                 extra['peak_probs'] = peak_probs
+                # how sure the naming is of each name: the head's own p(keypoint |
+                # peak), or the set namer's p(keypoint | peak set) (LIS may weigh it)
+                name_probs = peak_probs[0, :m, :len(prob_b)]
                 if self.identity_feature == 'assignment':
                     feats[0, :m] = self.assign_peak_identities(
                         peak_probs[0, :m, :len(prob_b)], scores[0, :m],
@@ -552,21 +555,25 @@ class CKLMHead(BaseHead):
                 elif self.identity_feature in ('viewpoint', 'set'):
                     naming = (self.viewpoint_naming if self.identity_feature == 'viewpoint'
                               else self.peak_naming)
-                    feats[0, :m] = naming.name_features(
-                        peaks[0, :m], scores[0, :m], peak_probs[0, :m, :len(prob_b)],
+                    feats[0, :m], name_probs = naming.name_features(
+                        peaks[0, :m], scores[0, :m], name_probs,
                         self._sample_category(sample), _box_size_in_input(sample),
-                        feats[0, :m])
+                        feats[0, :m], return_probs=True)
             keypoints = np.zeros((1, self.num_union, 2), np.float32)
             kp_scores = np.zeros((1, self.num_union), np.float32)
             cat_id = sample.metainfo.get('category_id')
             if cat_id is not None:
                 spec = get_category(int(np.asarray(cat_id).reshape(-1)[0]))
                 start, n = self.slices[spec.name]
-                kpts, kscores, _ = identify_keypoints(
+                kpts, kscores, chosen = identify_keypoints(
                     peaks[0], scores[0], feats[0], spec.canonical_keypoints(),
                     score_thr=self.decoder.score_thr)
                 keypoints[0, start:start + n] = kpts
                 kp_scores[0, start:start + n] = kscores
+                if name_probs is not None:
+                    name_scores = np.zeros((1, self.num_union), np.float32)
+                    name_scores[0, start:start + n] = slot_name_scores(chosen, name_probs)
+                    extra['keypoint_name_scores'] = name_scores
             preds.append(InstanceData(
                 keypoints=keypoints, keypoint_scores=kp_scores, peaks=peaks,
                 peak_scores=scores, peak_features=feats, **extra))

@@ -503,6 +503,13 @@ class LocationInstabilityAssigner:
             False re-names every pooled peak from its identity feature.
         claim_score_weight (float): with ``keep_crop_naming``, weight of the
             claimant crop's own ``-log score`` when two crops named one peak.
+        claim_name_weight (float): with ``keep_crop_naming``, weight of the
+            claimant crop's ``-log`` naming confidence when two crops named one
+            peak: ``keypoint_name_scores``, the probability its naming gave the name
+            (the set namer's p(keypoint | peak set), or the head's p(keypoint |
+            peak)). Why: the peak's score says how strongly a crop sees the peak,
+            not how sure it is of the name; a crop whose namer hesitated is the
+            likelier one to have borrowed the peak. 0 (default): not used.
         refill_cost_thr (float, optional): with ``keep_crop_naming``, a crop whose
             named peak went to another claimant takes the assignment's new peak for
             that slot only if the slot's cost is at most this; otherwise (or when
@@ -520,12 +527,13 @@ class LocationInstabilityAssigner:
                  box_margin: float = 0.05, fixed_feature_thr: float = 2.0,
                  score_thr: float = 0.0, merge_radius: float = 0.03,
                  refine_iters: int = 3, keep_crop_naming: bool = False,
-                 claim_score_weight: float = 1.0,
+                 claim_score_weight: float = 1.0, claim_name_weight: float = 0.0,
                  refill_cost_thr: Optional[float] = None):
         for name, v in dict(feature_weight=feature_weight, distance_weight=distance_weight,
                             box_weight=box_weight, box_margin=box_margin,
                             merge_radius=merge_radius,
-                            claim_score_weight=claim_score_weight).items():
+                            claim_score_weight=claim_score_weight,
+                            claim_name_weight=claim_name_weight).items():
             if not np.isfinite(v) or v < 0:
                 raise ValueError(f'{name}: expected a finite number >= 0, got {v!r}')
         for name, v in dict(outlier_thr=outlier_thr, feature_sigma=feature_sigma,
@@ -540,6 +548,9 @@ class LocationInstabilityAssigner:
         if refill_cost_thr is not None and not keep_crop_naming:
             # without the crops' names there is no lost name to keep: say so, don't ignore
             raise ValueError('refill_cost_thr: needs keep_crop_naming=True')
+        if claim_name_weight > 0 and not keep_crop_naming:
+            raise ValueError('claim_name_weight: needs keep_crop_naming=True (it weighs '
+                             'the names the crops gave)')
         if int(refine_iters) != refine_iters or refine_iters < 0:
             raise ValueError(f'refine_iters: expected an integer >= 0, got {refine_iters!r}')
         self.distance_model = (distance_model if distance_model is not None
@@ -558,6 +569,7 @@ class LocationInstabilityAssigner:
         self.refine_iters = int(refine_iters)
         self.keep_crop_naming = bool(keep_crop_naming)
         self.claim_score_weight = float(claim_score_weight)
+        self.claim_name_weight = float(claim_name_weight)
         self.refill_cost_thr = None if refill_cost_thr is None else float(refill_cost_thr)
 
     # -- configuration ------------------------------------------------------------------
@@ -616,7 +628,8 @@ class LocationInstabilityAssigner:
             targets: (K, 4) boxes ``x1y1x2y2``, or a sequence of K mappings with
                 ``box`` and optionally ``keypoints`` (N_c, 2) the target already named
                 (with optional ``keypoints_valid`` (N_c,) bool, default: finite
-                rows, and ``keypoint_scores`` (N_c,), default 1). A named keypoint
+                rows, ``keypoint_scores`` (N_c,), default 1, and
+                ``keypoint_name_scores`` (N_c,), default 1). A named keypoint
                 snaps to the nearest candidate peak within ``merge_radius * s_k``
                 (that peak becomes a fixed node; a peak claimed by two targets is
                 left ambiguous, or with ``keep_crop_naming`` settled by
@@ -674,10 +687,11 @@ class LocationInstabilityAssigner:
         # (1a) fixed nodes from named keypoints
         claims: Dict[int, List[Tuple[int, int]]] = {}
         virt_score = np.ones((K, N))
-        for k, (kp, ok, ks) in enumerate(named):
+        virt_name = np.ones((K, N))
+        for k, (kp, ok, ks, kn) in enumerate(named):
             if kp is None:
                 continue
-            virt_xy[k], virt_ok[k], virt_score[k] = kp, ok, ks
+            virt_xy[k], virt_ok[k], virt_score[k], virt_name[k] = kp, ok, ks, kn
             for i in np.nonzero(ok)[0]:
                 d = np.linalg.norm(peaks[cand] - kp[i], axis=1)
                 j = int(np.argmin(d))
@@ -690,7 +704,8 @@ class LocationInstabilityAssigner:
         lost = []
         if self.keep_crop_naming:
             lost = self._settle_shared_claims(claims, assignment, fixed, peaks, bcost,
-                                              sizes, stats, virt_xy, virt_ok, virt_score)
+                                              sizes, stats, virt_xy, virt_ok, virt_score,
+                                              virt_name)
         named_fixed = fixed.copy()   # the caller's word: kept through refinement
 
         # (1b) fixed nodes: inside exactly one box + confident (mutual nearest) identity
@@ -759,12 +774,13 @@ class LocationInstabilityAssigner:
 
     # -- internals -------------------------------------------------------------------------
     def _settle_shared_claims(self, claims, assignment, fixed, peaks, bcost, sizes,
-                              stats, virt_xy, virt_ok, virt_score) -> None:
+                              stats, virt_xy, virt_ok, virt_score, virt_name) -> None:
         """A peak several crops named goes to the claimant ``(k, i)`` whose cost is
         lowest: box + distance stability (against k's uncontested names) +
         ``claim_score_weight * -log s_ki`` (crop k's own confidence in the peak:
         CKLM learns to show only its target's keypoints, so the owner's crop tends
-        to see the peak more strongly). A shared peak is never lost to all of them;
+        to see the peak more strongly) + ``claim_name_weight * -log q_ki`` (how
+        sure crop k's naming was of the name). A shared peak is never lost to all of them;
         the others' slots stay free for the assignment step. In place; returns the
         losing claims ``(k, i, p)``."""
         lost = []
@@ -781,8 +797,11 @@ class LocationInstabilityAssigner:
                 ok = virt_ok[k] & ~contested[k]
                 d = self._distance_cost(peaks[[p]], np.array([p]), virt_xy[k], ok,
                                         np.full(len(ok), -1), sizes[k], stats)[0, i]
-                costs.append(bcost[p, k] + self.distance_weight * d - self.claim_score_weight
-                             * np.log(max(float(virt_score[k, i]), 1e-6)))
+                costs.append(bcost[p, k] + self.distance_weight * d
+                             - self.claim_score_weight * np.log(max(float(virt_score[k, i]),
+                                                                    1e-6))
+                             - self.claim_name_weight * np.log(max(float(virt_name[k, i]),
+                                                                   1e-6)))
             win = int(np.argmin(costs))
             k, i = cl[win]
             if assignment[k, i] < 0:
@@ -802,7 +821,7 @@ class LocationInstabilityAssigner:
                 raise ValueError(f'targets: expected (K, 4) boxes x1y1x2y2 or a sequence '
                                  f'of mappings with "box", got shape {arr.shape}')
             return np.stack([_box(b, f'targets[{k}]') for k, b in enumerate(arr)]
-                            ) if len(arr) else np.zeros((0, 4)), [(None, None, None)] * len(arr)
+                            ) if len(arr) else np.zeros((0, 4)), [(None,) * 4] * len(arr)
         boxes, named = [], []
         for k, t in enumerate(targets):
             if not isinstance(t, Mapping) or 'box' not in t:
@@ -810,17 +829,19 @@ class LocationInstabilityAssigner:
             boxes.append(_box(t['box'], f'targets[{k}].box'))
             kp = t.get('keypoints')
             if kp is None:
-                named.append((None, None, None))
+                named.append((None,) * 4)
                 continue
             kp = _array(kp, f'targets[{k}].keypoints', ndim=2, last=2, length=N)
             ok = t.get('keypoints_valid')
             ok = (np.isfinite(kp).all(1) if ok is None else
                   _array(ok, f'targets[{k}].keypoints_valid', ndim=1, length=N,
                          dtype=bool) & np.isfinite(kp).all(1))
-            ks = t.get('keypoint_scores')
+            ks, kn = t.get('keypoint_scores'), t.get('keypoint_name_scores')
             ks = np.ones(N) if ks is None else _array(
                 ks, f'targets[{k}].keypoint_scores', ndim=1, length=N)
-            named.append((np.nan_to_num(kp), ok, ks))
+            kn = np.ones(N) if kn is None else _array(
+                kn, f'targets[{k}].keypoint_name_scores', ndim=1, length=N)
+            named.append((np.nan_to_num(kp), ok, ks, kn))
         return np.asarray(boxes, np.float64).reshape(-1, 4), named
 
     def _anchor_arrays(self, k, anchors, peaks, virt_xy, virt_ok):
@@ -903,7 +924,8 @@ class LocationInstabilityAssigner:
                 ``peak_scores`` (P_k,) and ``peak_features`` (P_k, D); a leading axis
                 of 1, as ``CKLMHead.predict`` emits, is accepted. With
                 ``keep_crop_naming`` also ``keypoints`` (N_c, 2) and
-                ``keypoint_scores`` (N_c,) (0 = not named), the crop's own naming.
+                ``keypoint_scores`` (N_c,) (0 = not named), the crop's own naming,
+                and with ``claim_name_weight > 0`` ``keypoint_name_scores`` (N_c,).
             boxes (array): (K, 4) target boxes x1y1x2y2 in image pixels.
             category: category name or COCO id (all K targets share it).
             return_result (bool): also return the :class:`LISResult` and the merged
@@ -931,7 +953,18 @@ class LocationInstabilityAssigner:
                                      'keep_crop_naming)') from None
                 kp = _squeeze_batch(_array(kp, f'crop_predictions[{k}].keypoints'), 2)
                 ks = _squeeze_batch(_array(ks, f'crop_predictions[{k}].keypoint_scores'), 1)
-                named.append((kp, ks))
+                kn = None
+                if self.claim_name_weight > 0:
+                    try:
+                        kn = get('keypoint_name_scores')
+                    except (KeyError, AttributeError):
+                        raise ValueError(
+                            f"crop_predictions[{k}]: missing 'keypoint_name_scores' "
+                            '(needed by claim_name_weight > 0; a classification CKLM '
+                            'head emits them)') from None
+                    kn = _squeeze_batch(_array(
+                        kn, f'crop_predictions[{k}].keypoint_name_scores'), 1)
+                named.append((kp, ks, kn))
             try:
                 p, s, f = get('peaks'), get('peak_scores'), get('peak_features')
             except (KeyError, AttributeError) as e:
@@ -965,13 +998,14 @@ class LocationInstabilityAssigner:
         targets = boxes
         if self.keep_crop_naming:
             targets = []
-            for k, (kp, ks) in enumerate(named):
+            for k, (kp, ks, kn) in enumerate(named):
                 kp = _array(kp, f'crop_predictions[{k}].keypoints', ndim=2, last=2,
                             length=N)
                 ks = _array(ks, f'crop_predictions[{k}].keypoint_scores', ndim=1,
                             length=N)
                 targets.append(dict(box=boxes[k], keypoints=kp, keypoint_scores=ks,
-                                    keypoints_valid=ks > self.score_thr))
+                                    keypoints_valid=ks > self.score_thr,
+                                    keypoint_name_scores=kn))
         result = self.assign(targets, mp, ms, mf, spec.name)
         has = result.assignment >= 0
         kpts[has] = mp[result.assignment[has]]

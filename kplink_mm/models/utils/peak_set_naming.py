@@ -194,13 +194,12 @@ class PeakSetNaming:
         logp = F.log_softmax(logits, dim=-1).numpy()
         return np.concatenate([logp[:, :n], logp[:, -1:]], axis=1)
 
-    def __call__(self, peaks, scores, probs, category: str,
-                 box_size: float) -> Tuple[np.ndarray, np.ndarray]:
-        """One-to-one names: (rows, cols) of the named peaks (peaks matched to "no
-        keypoint" are left out)."""
+    def _name(self, peaks, scores, probs, category: str, box_size: float):
+        """(rows, cols) of the one-to-one names and the (M, n + 1) log-probabilities
+        they were chosen from."""
         m, n = np.asarray(probs).shape
         if m == 0:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, n + 1))
         logp = self.log_probs(peaks, scores, probs, category, box_size)
         # n keypoint columns, then one "no keypoint" column per peak
         cost = np.full((m, n + m), 1e9)
@@ -208,12 +207,25 @@ class PeakSetNaming:
         cost[np.arange(m), n + np.arange(m)] = -logp[:, n]
         rows, cols = linear_sum_assignment(cost)
         keep = cols < n
-        return rows[keep], cols[keep]
+        return rows[keep], cols[keep], logp
+
+    def __call__(self, peaks, scores, probs, category: str,
+                 box_size: float) -> Tuple[np.ndarray, np.ndarray]:
+        """One-to-one names: (rows, cols) of the named peaks (peaks matched to "no
+        keypoint" are left out)."""
+        rows, cols, _ = self._name(peaks, scores, probs, category, box_size)
+        return rows, cols
 
     def name_features(self, peaks: np.ndarray, scores: np.ndarray, probs: np.ndarray,
-                      spec, box_size: float, features: np.ndarray) -> np.ndarray:
+                      spec, box_size: float, features: np.ndarray,
+                      return_probs: bool = False):
+        """The peaks' canonical features after naming; with ``return_probs`` also
+        (M, n) p(keypoint | peak set), the namer's confidence in each name (what
+        ``keypoint_name_scores`` reports and LIS may weigh)."""
         out = np.array(features, dtype=np.float32, copy=True)
         spec = get_category(spec)
-        rows, cols = self(peaks, scores, probs, spec.name, box_size)
+        rows, cols, logp = self._name(peaks, scores, probs, spec.name, box_size)
         out[rows] = spec.canonical_keypoints()[cols]
-        return out
+        if not return_probs:
+            return out
+        return out, np.exp(logp[:, :-1]).astype(np.float32)

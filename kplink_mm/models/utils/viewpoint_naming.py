@@ -148,12 +148,15 @@ class ViewpointNaming:
         return rows, cols
 
     def name_features(self, peaks: np.ndarray, scores: np.ndarray, probs: np.ndarray,
-                      spec, box_size: float, features: np.ndarray) -> np.ndarray:
+                      spec, box_size: float, features: np.ndarray,
+                      return_probs: bool = False):
         """The peaks' canonical features after naming them for category ``spec``: a
         matched peak carries its keypoint's canonical point, an unmatched one keeps its
         row of ``features``. (M, D) float32; what
-        ``CKLMHead(identity_feature='viewpoint')`` and the offline re-naming use."""
+        ``CKLMHead(identity_feature='viewpoint')`` and the offline re-naming use.
+        With ``return_probs`` also the confidence in each name, (M, n): the head's
+        own ``probs`` (the rigid-shape fit gives no probability of its own)."""
         out = np.array(features, dtype=np.float32, copy=True)
         rows, cols = self.name_peaks(peaks, scores, probs, spec, box_size)
         out[rows] = spec.canonical_keypoints()[cols]
-        return out
+        return (out, np.asarray(probs, np.float32)) if return_probs else out

@@ -310,6 +310,11 @@ def test_assignment_identity_feature_names_each_keypoint_once():
         if mode == 'assignment':
             np.testing.assert_allclose(pred.peak_features[0, 0], canon[0], atol=1e-6)
             np.testing.assert_allclose(pred.peak_features[0, 1], canon[1], atol=1e-6)
+        # how sure the naming was of each name: p(the keypoint | the peak it took)
+        assert pred.keypoint_name_scores.shape == (1, head.num_union)
+        took = [0, 0] if mode == 'argmax' else [0, 1]
+        np.testing.assert_allclose(pred.keypoint_name_scores[0, start:start + 2],
+                                   pred.peak_probs[0, took, [0, 1]], rtol=1e-5)
         # p(keypoint | peak) travels with the peaks (dumps can re-name offline)
         assert pred.peak_probs.shape == (1, head.decoder.max_peaks, head.max_keypoints)
         np.testing.assert_allclose(pred.peak_probs[0, :2].sum(-1), 1.0, atol=1e-5)

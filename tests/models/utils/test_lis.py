@@ -383,3 +383,59 @@ def test_g_bad_input_names_the_argument(assigner):
         LocationInstabilityAssigner(outlier_thr=0)
     with pytest.raises(KeyError, match='category'):
         PairDistanceModel({}, fallback_to_canonical=False)['car']
+
+
+def test_claim_name_weight_gives_a_shared_peak_to_the_crop_surer_of_its_name():
+    """Two crops named one peak: with ``claim_name_weight`` the claimant whose naming
+    was surer of the name (``keypoint_name_scores``) takes it, whatever the peak
+    scores say; without the weight the name scores change nothing."""
+    rng = np.random.default_rng(7)
+    boxes, peaks, scores, feats, truth = _two_cars(rng, noise=0.1)
+    crops = [dict(peaks=peaks, peak_scores=scores, peak_features=feats,
+                  keypoints=peaks[truth[k]].copy(), keypoint_scores=np.ones(N),
+                  keypoint_name_scores=np.ones(N)) for k in range(2)]
+    crops[0]['keypoints'][5] = peaks[truth[1, 5]]      # car 0 claims car 1's keypoint 5
+    plain = LocationInstabilityAssigner.from_canonical('car', keep_crop_naming=True,
+                                                       refine_iters=0)
+    named = LocationInstabilityAssigner.from_canonical(
+        'car', keep_crop_naming=True, refine_iters=0, claim_name_weight=100.0)
+    # box + distance stability alone give the peak to its owner, car 1
+    np.testing.assert_allclose(plain.assign_crops(crops, boxes, 'car')[0][1, 5],
+                               peaks[truth[1, 5]])
+    # car 1's naming hesitated over the name, car 0's did not: car 0 wins the claim
+    crops[1]['keypoint_name_scores'] = np.where(np.arange(N) == 5, 0.01, 1.0)
+    out_plain, _ = plain.assign_crops(crops, boxes, 'car')
+    out_named, _ = named.assign_crops(crops, boxes, 'car')
+    np.testing.assert_allclose(out_plain[1, 5], peaks[truth[1, 5]])
+    np.testing.assert_allclose(out_named[0, 5], peaks[truth[1, 5]])
+    assert not np.allclose(out_named[1, 5], peaks[truth[1, 5]])
+    # the same doubt on car 0's side: the owner keeps its peak by a wider margin
+    crops[1]['keypoint_name_scores'] = np.ones(N)
+    crops[0]['keypoint_name_scores'] = np.where(np.arange(N) == 5, 0.01, 1.0)
+    np.testing.assert_allclose(named.assign_crops(crops, boxes, 'car')[0][1, 5],
+                               peaks[truth[1, 5]])
+    # every other slot is the crops' own name in all three settlements
+    np.testing.assert_allclose(np.delete(out_named, 5, axis=1),
+                               np.delete(out_plain, 5, axis=1))
+
+
+def test_claim_name_weight_errors_name_the_field_and_the_value():
+    rng = np.random.default_rng(7)
+    boxes, peaks, scores, feats, truth = _two_cars(rng, noise=0.1)
+    crops = [dict(peaks=peaks, peak_scores=scores, peak_features=feats,
+                  keypoints=peaks[truth[k]], keypoint_scores=np.ones(N)) for k in range(2)]
+    named = LocationInstabilityAssigner.from_canonical(
+        'car', keep_crop_naming=True, claim_name_weight=1.0)
+    with pytest.raises(ValueError, match=r"crop_predictions\[0\]: missing "
+                                         r"'keypoint_name_scores'"):
+        named.assign_crops(crops, boxes, 'car')
+    crops = [dict(c, keypoint_name_scores=np.ones(N - 1)) for c in crops]
+    with pytest.raises(ValueError, match=r'keypoint_name_scores'):
+        named.assign_crops(crops, boxes, 'car')
+    with pytest.raises(ValueError, match='claim_name_weight: expected a finite number'):
+        LocationInstabilityAssigner(keep_crop_naming=True, claim_name_weight=-1.0)
+    with pytest.raises(ValueError, match='claim_name_weight: needs keep_crop_naming'):
+        LocationInstabilityAssigner(claim_name_weight=1.0)
+    # without the weight the field is not needed
+    plain = LocationInstabilityAssigner.from_canonical('car', keep_crop_naming=True)
+    plain.assign_crops([dict(c) for c in crops], boxes, 'car')
