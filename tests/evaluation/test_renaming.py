@@ -62,6 +62,8 @@ def test_slot_name_scores_read_each_keypoints_own_peak_and_name():
     # a chosen index past the real peaks (padding) has no name, so no confidence
     np.testing.assert_allclose(slot_name_scores(np.array([5, 0, 1]), probs), [0, 0.2, 0.6])
     assert slot_name_scores(np.full(3, -1), np.zeros((0, 3))).tolist() == [0, 0, 0]
+    with pytest.raises(ValueError, match=r'name_probs: expected \(M, 3\)'):
+        slot_name_scores(np.array([1, -1, 0]), np.zeros((2, 12)))
 
 
 def _peak_of(record, out, i):

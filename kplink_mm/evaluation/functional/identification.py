@@ -49,7 +49,12 @@ def slot_name_scores(chosen: np.ndarray, name_probs: np.ndarray) -> np.ndarray:
             the learned set naming. A peak index >= M (padding) scores 0.
     """
     chosen = np.asarray(chosen).reshape(-1)
-    name_probs = np.asarray(name_probs, np.float32).reshape(-1, len(chosen))
+    name_probs = np.asarray(name_probs, np.float32)
+    if name_probs.size == 0:
+        name_probs = name_probs.reshape(0, len(chosen))
+    if name_probs.ndim != 2 or name_probs.shape[1] != len(chosen):
+        raise ValueError(f'name_probs: expected (M, {len(chosen)}) probabilities, one '
+                         f'column per keypoint, got shape {name_probs.shape}')
     out = np.zeros(len(chosen), np.float32)
     ok = (chosen >= 0) & (chosen < len(name_probs))
     out[ok] = name_probs[chosen[ok], np.nonzero(ok)[0]]
