@@ -550,7 +550,7 @@ class CKLMHead(BaseHead):
                 name_probs = peak_probs[0, :m, :len(prob_b)]
                 if self.identity_feature == 'assignment':
                     feats[0, :m] = self.assign_peak_identities(
-                        peak_probs[0, :m, :len(prob_b)], scores[0, :m],
+                        name_probs, scores[0, :m],
                         self._sample_category(sample).canonical_keypoints(), feats[0, :m])
                 elif self.identity_feature in ('viewpoint', 'set'):
                     naming = (self.viewpoint_naming if self.identity_feature == 'viewpoint'

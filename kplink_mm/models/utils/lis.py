@@ -115,6 +115,11 @@ def _box_size(box: np.ndarray) -> float:
     return float(max(box[2] - box[0], box[3] - box[1]))
 
 
+def _neg_log(p) -> float:
+    """-log p of a confidence, floored at 1e-6 so an unseen peak costs ~13.8, not inf."""
+    return -float(np.log(max(float(p), 1e-6)))
+
+
 def _squeeze_batch(arr: np.ndarray, ndim: int) -> np.ndarray:
     """CKLM predictions carry a leading instance axis of 1: (1, P, 2) -> (P, 2)."""
     while arr.ndim > ndim and arr.shape[0] == 1:
@@ -798,10 +803,8 @@ class LocationInstabilityAssigner:
                 d = self._distance_cost(peaks[[p]], np.array([p]), virt_xy[k], ok,
                                         np.full(len(ok), -1), sizes[k], stats)[0, i]
                 costs.append(bcost[p, k] + self.distance_weight * d
-                             - self.claim_score_weight * np.log(max(float(virt_score[k, i]),
-                                                                    1e-6))
-                             - self.claim_name_weight * np.log(max(float(virt_name[k, i]),
-                                                                   1e-6)))
+                             + self.claim_score_weight * _neg_log(virt_score[k, i])
+                             + self.claim_name_weight * _neg_log(virt_name[k, i]))
             win = int(np.argmin(costs))
             k, i = cl[win]
             if assignment[k, i] < 0:
@@ -1003,6 +1006,9 @@ class LocationInstabilityAssigner:
                             length=N)
                 ks = _array(ks, f'crop_predictions[{k}].keypoint_scores', ndim=1,
                             length=N)
+                if kn is not None:
+                    kn = _array(kn, f'crop_predictions[{k}].keypoint_name_scores',
+                                ndim=1, length=N)
                 targets.append(dict(box=boxes[k], keypoints=kp, keypoint_scores=ks,
                                     keypoints_valid=ks > self.score_thr,
                                     keypoint_name_scores=kn))

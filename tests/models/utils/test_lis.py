@@ -430,7 +430,7 @@ def test_claim_name_weight_errors_name_the_field_and_the_value():
                                          r"'keypoint_name_scores'"):
         named.assign_crops(crops, boxes, 'car')
     crops = [dict(c, keypoint_name_scores=np.ones(N - 1)) for c in crops]
-    with pytest.raises(ValueError, match=r'keypoint_name_scores'):
+    with pytest.raises(ValueError, match=r'crop_predictions\[0\]\.keypoint_name_scores'):
         named.assign_crops(crops, boxes, 'car')
     with pytest.raises(ValueError, match='claim_name_weight: expected a finite number'):
         LocationInstabilityAssigner(keep_crop_naming=True, claim_name_weight=-1.0)
