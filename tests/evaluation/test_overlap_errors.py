@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from kplink_mm.evaluation.functional.overlap_errors import (ERROR_CLASSES,
+                                                            claim_collisions,
                                                             classify_overlap_errors)
 
 
@@ -58,3 +59,44 @@ def test_alpha_scales_the_threshold(alpha):
     a = _record([[0, 0]], [[5, 0]], [1])
     counts = classify_overlap_errors([a], [[0]], alpha=alpha)
     assert counts['hit'] == (1 if alpha == 0.5 else 0)
+
+
+def _claimant(gt, pred, scores, name_scores=None, states=None):
+    rec = _record(gt, pred, scores, states=states)
+    if name_scores is not None:
+        rec['pred_name_scores'] = np.asarray(name_scores, float)
+    return rec
+
+
+def test_claim_collisions_count_owners_and_which_signal_picks_them():
+    # A and B (100 px boxes; collision radius 0.03 * 100 = 3 px) each name 3 slots.
+    gt_a = [[10, 10], [30, 10], [50, 50]]
+    gt_b = [[10, 90], [31, 11], [80, 80]]
+    # A's slot 1 and B's slot 1 both claim the peak at (30, 10): it is A's keypoint 1
+    # (B's own keypoint 1 is at (31, 11) too, but occluded, so only A is right).
+    # A's slot 2 and B's slot 2 both claim (65, 65): nobody's keypoint.
+    # A's slot 0 and B's slot 0 are 80 px apart: no collision.
+    pred_a = [[10, 10], [30, 10], [65, 65]]
+    pred_b = [[10, 90], [31, 10], [66, 65]]
+    a = _claimant(gt_a, pred_a, [0.9, 0.5, 0.7], name_scores=[1, 0.9, 0.5])
+    b = _claimant(gt_b, pred_b, [0.9, 0.8, 0.7], name_scores=[1, 0.4, 0.5],
+                  states=[2, 1, 2])
+    counts = claim_collisions([a, b], [[0, 1]])
+    assert counts == dict(collisions=2, one_right=1, both_right=0, none_right=1,
+                          score_picks_owner=0,   # B, the borrower, sees the peak better
+                          name_picks_owner=1)    # but A is surer of the name
+    # two keypoints that touch, each named right by its own crop: both right; the
+    # radius decides whether 2 px apart is one peak
+    c = _claimant([[50, 50]], [[50, 50]], [1])
+    d = _claimant([[52, 50]], [[52, 50]], [1])
+    assert claim_collisions([c, d], [[0, 1]])['both_right'] == 1
+    assert claim_collisions([c, d], [[0, 1]], merge_radius=0.01)['collisions'] == 0
+    # a slot at or below score_thr claims nothing
+    assert claim_collisions([a, b], [[0, 1]], score_thr=0.75)['collisions'] == 0
+    # without the naming's confidences the name count is unknown, not 0
+    del a['pred_name_scores']
+    assert claim_collisions([a, b], [[0, 1]])['name_picks_owner'] is None
+    # targets in different groups never collide
+    assert claim_collisions([a, b], [[0], [1]])['collisions'] == 0
+    with pytest.raises(ValueError, match='merge_radius: expected a finite number >= 0'):
+        claim_collisions([a, b], [[0, 1]], merge_radius=-1)

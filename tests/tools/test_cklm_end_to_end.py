@@ -59,6 +59,16 @@ def test_cklm_train_test_dump_offline(tiny_synth, tiny_pose_cfg_options, tmp_pat
         offline_lis = json.load(f)
     for key, value in offline_lis.items():
         assert online_lis[f'kplink/{key}'] == pytest.approx(value)
+    # --claims: the collision counts are printed and saved, consistent with each other
+    claims_json = str(tmp_path / 'claims.json')
+    out = _run([osp.join(REPO, 'tools/analysis/eval_pck_dump.py'), dump, '--claims',
+                '--json', claims_json], cwd=str(tmp_path), env=subprocess_env)
+    assert 'peaks named by two overlapping crops:' in out
+    with open(claims_json) as f:
+        claims = json.load(f)
+    assert claims['claims/collisions'] == sum(
+        claims[f'claims/{k}'] for k in ('one_right', 'both_right', 'none_right'))
+    assert claims['claims/score_picks_owner'] <= claims['claims/one_right']
 
 
 VIEWPOINT_CONFIG = osp.join(

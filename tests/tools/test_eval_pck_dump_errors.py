@@ -53,3 +53,14 @@ def test_viewpoint_arguments_need_viewpoint_naming(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         _main()([str(path), '--naming', 'assignment', '--viewpoint', '{}'])
     assert '--viewpoint needs --naming viewpoint' in capsys.readouterr().err
+
+
+@pytest.mark.parametrize('radius', ['-0.1', 'nan'])
+def test_bad_merge_radius_is_named(tmp_path, capsys, radius):
+    path = tmp_path / 'preds.pkl'
+    path.write_bytes(pickle.dumps([{'gt_instances': {}}]))
+    with pytest.raises(SystemExit) as exc:
+        _main()([str(path), '--claims', '--merge-radius', radius])
+    assert exc.value.code == 2
+    assert f'--merge-radius: expected a finite number >= 0, got {float(radius)}' \
+        in capsys.readouterr().err

@@ -16,9 +16,14 @@ dump's own names are scored.
 ``CategoryPCKMetric(lis=...)`` does; the ``overlap/`` keys then score those targets. ``--breakdown`` also prints where the
 visible keypoints of overlapping (and, for comparison, non-overlapping) targets go
 wrong (``overlap_errors.classify_overlap_errors``): the share LIS could repair.
+``--claims`` prints how often two overlapping crops named one peak, how many of those
+peaks one claimant owns, and how often the higher peak score or naming confidence picks
+that owner (``overlap_errors.claim_collisions``, on the names before any LIS): what a
+claim rule such as LIS's ``claim_name_weight`` can win.
 """
 import argparse
 import json
+import math
 import os.path as osp
 import sys
 
@@ -29,7 +34,7 @@ sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis'))
 
 from kplink_mm.evaluation.dump import pck_records_from_dump  # noqa: E402
 from kplink_mm.evaluation.functional.overlap_errors import (  # noqa: E402
-    ERROR_CLASSES, classify_overlap_errors)
+    ERROR_CLASSES, claim_collisions, classify_overlap_errors)
 from kplink_mm.evaluation.metrics.category_pck import (  # noqa: E402
     overlap_groups, score_records)
 from kplink_mm.evaluation.functional.renaming import rename_record  # noqa: E402
@@ -60,6 +65,18 @@ def format_breakdown(rows: dict) -> str:
     return '\n'.join(lines)
 
 
+def format_claims(c: dict) -> str:
+    """claim_collisions counts as one line of counts and shares."""
+    one = max(c['one_right'], 1)
+    name = ('-' if c['name_picks_owner'] is None
+            else f"{c['name_picks_owner']} ({100 * c['name_picks_owner'] / one:.0f} %)")
+    return (f"peaks named by two overlapping crops: {c['collisions']}; one claimant right "
+            f"{c['one_right']}, both {c['both_right']}, neither {c['none_right']}\n"
+            f"of the {c['one_right']} with one owner, the owner has the higher peak score "
+            f"in {c['score_picks_owner']} ({100 * c['score_picks_owner'] / one:.0f} %), "
+            f"the higher naming confidence in {name}")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('dump', help='pickle written by tools/test.py --dump')
@@ -75,6 +92,11 @@ def main(argv=None):
                         help='ViewpointNaming arguments as JSON (with --naming viewpoint)')
     parser.add_argument('--peak-naming', default=None,
                         help='tools/train_peak_naming.py checkpoint (with --naming set)')
+    parser.add_argument('--claims', action='store_true',
+                        help='count the peaks two overlapping crops both named, and '
+                        'which signal picks their owner (names before any LIS)')
+    parser.add_argument('--merge-radius', type=float, default=0.03,
+                        help='--claims: collision distance as a fraction of max(bbox w, h)')
     parser.add_argument('--breakdown', action='store_true',
                         help='print the error classes of overlapping targets')
     args = parser.parse_args(argv)
@@ -82,6 +104,8 @@ def main(argv=None):
         parser.error('--viewpoint needs --naming viewpoint')
     if (args.peak_naming is not None) != (args.naming == 'set'):
         parser.error('--naming set and --peak-naming go together')
+    if not (math.isfinite(args.merge_radius) and args.merge_radius >= 0):
+        parser.error(f'--merge-radius: expected a finite number >= 0, got {args.merge_radius}')
     assigner = None
     if args.lis is not None:
         try:
@@ -98,6 +122,10 @@ def main(argv=None):
             records = [rename_record(r, naming) for r in records]
         except ValueError as err:
             raise SystemExit(f'{args.dump}: {err}')
+    claims = None
+    if args.claims:
+        claims = claim_collisions(records, overlap_groups(records, args.overlap_thr),
+                                  args.alpha, args.score_thr, args.merge_radius)
     metrics, _, _ = score_records(records, args.alpha, args.score_thr, args.overlap_thr,
                                   assigner)
     print(format_table(metrics))
@@ -110,6 +138,9 @@ def main(argv=None):
             name: classify_overlap_errors(records, groups, args.alpha, args.score_thr),
             'not overlapping': classify_overlap_errors(records, singles, args.alpha,
                                                        args.score_thr)}))
+    if claims is not None:
+        print(format_claims(claims))
+        metrics.update({f'claims/{k}': v for k, v in claims.items()})
     if metrics['overlap/num_targets']:
         print(f"overlapping targets: {int(metrics['overlap/num_targets'])}, PCK {100 * metrics['overlap/PCK']:.1f}")
     if args.json:

@@ -90,3 +90,84 @@ def classify_overlap_errors(records: Sequence[dict], groups: Sequence[Sequence[i
                     d = np.linalg.norm(gt[mine] - pred[k], axis=1)
                     counts['misnamed' if len(d) and d.min() < thr else 'elsewhere'] += 1
     return dict(counts)
+
+
+CLAIM_OUTCOMES = ('one_right', 'both_right', 'none_right')
+
+
+def claim_collisions(records: Sequence[dict], groups: Sequence[Sequence[int]],
+                     alpha: float = 0.1, score_thr: float = 0.0,
+                     merge_radius: float = 0.03) -> Dict[str, object]:
+    """Count the peaks that two overlapping crops both named, and who owns them.
+
+    This is the only case LIS's ``keep_crop_naming`` settles (a named peak claimed by
+    one target stays fixed), so it says how much a claim rule can win, and which
+    signal picks the owner: the crop's peak score (``claim_score_weight``) or its
+    naming confidence (``claim_name_weight``).
+
+    A collision is a pair of found named keypoints, slot ``a`` of target ``i`` and
+    slot ``b`` of target ``j`` of one group, closer than ``merge_radius * min(s_i,
+    s_j)`` (``s`` = max(bbox w, h), LIS's merge rule). A claimant is right when its
+    slot is a visible ground-truth keypoint and the prediction is a PCK hit for it.
+
+    Args:
+        records: `category_pck.record_from_sample` records; ``pred_name_scores``
+            (optional) is the naming's confidence per slot.
+        groups: lists of record indices (``category_pck.overlap_groups``).
+        alpha (float): PCK threshold as a fraction of max(bbox w, h).
+        score_thr (float): predictions at or below are not claims.
+        merge_radius (float): collision distance in box units.
+
+    Returns:
+        dict: ``collisions`` and a count per `CLAIM_OUTCOMES` entry; of the
+        ``one_right`` ones, ``score_picks_owner`` (the owner has the strictly higher
+        ``pred_scores``) and ``name_picks_owner`` (strictly higher
+        ``pred_name_scores``; None when a record lacks them).
+    """
+    if not (np.isfinite(merge_radius) and merge_radius >= 0):
+        raise ValueError(f'merge_radius: expected a finite number >= 0, got {merge_radius!r}')
+    counts = dict(collisions=0, score_picks_owner=0, name_picks_owner=0,
+                  **{name: 0 for name in CLAIM_OUTCOMES})
+    have_names = True
+    for group in groups:
+        found, right, sizes = {}, {}, {}
+        for i in group:
+            rec = records[i]
+            scores = np.asarray(rec['pred_scores']).reshape(-1)
+            found[i] = scores > score_thr
+            gt = np.asarray(rec['gt_keypoints'], np.float64)
+            visible = np.asarray(rec['states']).reshape(-1) == 2
+            hits = pck_hits(np.asarray(rec['pred_keypoints'], np.float64), gt, rec['bbox'],
+                            alpha, found[i])
+            right[i] = hits & visible
+            sizes[i] = _threshold(rec, 1.0)
+            have_names &= 'pred_name_scores' in rec
+        for x, i in enumerate(group):
+            for j in group[x + 1:]:
+                pi = np.asarray(records[i]['pred_keypoints'], np.float64)
+                pj = np.asarray(records[j]['pred_keypoints'], np.float64)
+                d = np.linalg.norm(pi[:, None] - pj[None], axis=2)
+                close = (d < merge_radius * min(sizes[i], sizes[j])) \
+                    & found[i][:, None] & found[j][None]
+                for a, b in zip(*np.nonzero(close)):
+                    counts['collisions'] += 1
+                    ri, rj = bool(right[i][a]), bool(right[j][b])
+                    if ri and rj:
+                        counts['both_right'] += 1
+                        continue
+                    if not (ri or rj):
+                        counts['none_right'] += 1
+                        continue
+                    counts['one_right'] += 1
+                    # (owner, slot), (borrower, slot)
+                    (o, so), (w, sw) = ((i, a), (j, b)) if ri else ((j, b), (i, a))
+                    counts['score_picks_owner'] += int(
+                        np.asarray(records[o]['pred_scores']).reshape(-1)[so]
+                        > np.asarray(records[w]['pred_scores']).reshape(-1)[sw])
+                    if have_names:
+                        counts['name_picks_owner'] += int(
+                            np.asarray(records[o]['pred_name_scores']).reshape(-1)[so]
+                            > np.asarray(records[w]['pred_name_scores']).reshape(-1)[sw])
+    if not have_names:
+        counts['name_picks_owner'] = None
+    return counts
