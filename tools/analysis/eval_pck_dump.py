@@ -122,15 +122,16 @@ def main(argv=None):
             records = [rename_record(r, naming) for r in records]
         except ValueError as err:
             raise SystemExit(f'{args.dump}: {err}')
+    # the crops' own names, before LIS re-assigns them
+    groups = overlap_groups(records, args.overlap_thr) if args.claims or args.breakdown else None
     claims = None
     if args.claims:
-        claims = claim_collisions(records, overlap_groups(records, args.overlap_thr),
-                                  args.alpha, args.score_thr, args.merge_radius)
+        claims = claim_collisions(records, groups, args.alpha, args.score_thr,
+                                  args.merge_radius)
     metrics, _, _ = score_records(records, args.alpha, args.score_thr, args.overlap_thr,
                                   assigner)
     print(format_table(metrics))
     if args.breakdown:
-        groups = overlap_groups(records, args.overlap_thr)
         grouped = {i for g in groups for i in g}
         singles = [[i] for i in range(len(records)) if i not in grouped]
         name = 'overlapping' + (' (after LIS)' if assigner is not None else '')

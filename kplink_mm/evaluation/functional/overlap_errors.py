@@ -130,23 +130,19 @@ def claim_collisions(records: Sequence[dict], groups: Sequence[Sequence[int]],
                   **{name: 0 for name in CLAIM_OUTCOMES})
     have_names = True
     for group in groups:
-        found, right, sizes = {}, {}, {}
+        pred, found, right, sizes = {}, {}, {}, {}
         for i in group:
             rec = records[i]
-            scores = np.asarray(rec['pred_scores']).reshape(-1)
-            found[i] = scores > score_thr
-            gt = np.asarray(rec['gt_keypoints'], np.float64)
+            pred[i] = np.asarray(rec['pred_keypoints'], np.float64)
+            found[i] = np.asarray(rec['pred_scores']).reshape(-1) > score_thr
             visible = np.asarray(rec['states']).reshape(-1) == 2
-            hits = pck_hits(np.asarray(rec['pred_keypoints'], np.float64), gt, rec['bbox'],
-                            alpha, found[i])
-            right[i] = hits & visible
-            sizes[i] = _threshold(rec, 1.0)
+            right[i] = visible & pck_hits(pred[i], np.asarray(rec['gt_keypoints'], np.float64),
+                                          rec['bbox'], alpha, found[i])
+            sizes[i] = _threshold(rec, 1.0)  # max(bbox w, h)
             have_names &= 'pred_name_scores' in rec
         for x, i in enumerate(group):
             for j in group[x + 1:]:
-                pi = np.asarray(records[i]['pred_keypoints'], np.float64)
-                pj = np.asarray(records[j]['pred_keypoints'], np.float64)
-                d = np.linalg.norm(pi[:, None] - pj[None], axis=2)
+                d = np.linalg.norm(pred[i][:, None] - pred[j][None], axis=2)
                 close = (d < merge_radius * min(sizes[i], sizes[j])) \
                     & found[i][:, None] & found[j][None]
                 for a, b in zip(*np.nonzero(close)):
