@@ -118,6 +118,7 @@ def test_unknown_backbone_depth_fails_clearly(path, depth, tmp_path):
                                     'r18-synthinit_24e_cpu_kplink-synth-256',
                                     'r18-synthinit-msaug_24e_cpu_kplink-synth-256',
                                     'r18-synthinit_6e-train6k_cpu_kplink-synth-256',
+                                    'r18-synthinit_12e-train6k_cpu_kplink-synth-256',
                                     'x101-64x4d_1x_coco', 'x101-64x4d_gpu_kplink-synth-256'])
 def test_baselines_differ_from_dpad_only_in_the_neck(kind, suffix):
     dpad = Config.fromfile(osp.join(CFG_DIR, 'dpad', f'atss_dpad_{suffix}.py'))
