@@ -54,3 +54,49 @@ def test_union_keypoint_count_matches_metainfo():
     from kplink_mm.datasets.metainfo import build_union_metainfo
     cfg = Config.fromfile(osp.join(REPO, 'configs/_base_/datasets/kplink_synth_pose.py'))
     assert cfg.num_union_keypoints == len(build_union_metainfo()['keypoint_info'])
+
+
+def test_train6k_config_spends_the_20e_iterations_on_more_images():
+    """5 epochs over the generated train6k split (11,932 targets): the 20-epoch catlogits
+    model, validation and optimizer, about the same iterations (1,865 vs 1,900 steps of 32
+    targets) with the LR steps at the same fractions of the schedule (14/20, 18/20)."""
+    cfgs = {name: Config.fromfile(osp.join(
+        REPO, f'configs/cklm/cklm-3s-cls-naming-catlogits-{name}_res18_cpu_kplink-synth-128x128.py'))
+        for name in ('train6k', '20e')}
+    more, plain = cfgs['train6k'], cfgs['20e']
+    for key in ('model', 'val_dataloader', 'test_dataloader', 'val_evaluator', 'optim_wrapper'):
+        assert more[key] == plain[key], key
+    m, p = more.train_dataloader.to_dict(), plain.train_dataloader.to_dict()
+    assert m['dataset'].pop('ann_file') == 'annotations/train6k.json'
+    assert p['dataset'].pop('ann_file') == 'annotations/train.json'
+    assert m == p
+
+    # targets in train6k (6,000 scenes, seed 0) and the default train split (kplink-synth 1.1)
+    iters = more.train_cfg.max_epochs * more.iters_per_epoch
+    assert more.iters_per_epoch == -(-11932 // more.train_dataloader.batch_size)
+    plain_iters = -(-3030 // plain.train_dataloader.batch_size) * plain.train_cfg.max_epochs
+    assert abs(iters - plain_iters) / plain_iters < 0.02
+    step = more.param_scheduler[1]
+    assert step.by_epoch is False and step.end == iters
+    assert [ms / iters for ms in step.milestones] == pytest.approx(
+        [m_ / plain.train_cfg.max_epochs for m_ in plain.param_scheduler[1].milestones],
+        abs=1e-3)
+    assert more.param_scheduler[0] == plain.param_scheduler[0]   # the same warm-up
+
+
+def test_train6k_baseline_is_the_cklm_train6k_budget():
+    """The category-specific baseline on train6k trains on the same data with the same
+    schedule as the CKLM train6k config (the equal-budget pair), and differs from the
+    20-epoch baseline only in that."""
+    def load(rel):
+        return Config.fromfile(osp.join(REPO, 'configs', rel))
+    base6k = load('baselines/topdown-heatmap_res18-train6k_kplink-synth-128x128.py')
+    base20 = load('baselines/topdown-heatmap_res18-20e_kplink-synth-128x128.py')
+    cklm6k = load('cklm/cklm-3s-cls-naming-catlogits-train6k_res18_cpu_kplink-synth-128x128.py')
+    for key in ('train_cfg', 'param_scheduler', 'optim_wrapper', 'iters_per_epoch'):
+        assert base6k[key] == cklm6k[key], key
+    assert base6k.train_dataloader.dataset.ann_file == \
+        cklm6k.train_dataloader.dataset.ann_file == 'annotations/train6k.json'
+    assert base6k.train_dataloader.batch_size == cklm6k.train_dataloader.batch_size
+    for key in ('model', 'val_dataloader', 'val_evaluator', 'codec'):
+        assert base6k[key] == base20[key], key
