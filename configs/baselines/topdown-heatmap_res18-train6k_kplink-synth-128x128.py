@@ -6,7 +6,7 @@
 _base_ = ['./topdown-heatmap_res18-20e_kplink-synth-128x128.py']
 
 train_dataloader = dict(dataset=dict(ann_file='annotations/train6k.json'))
-iters_per_epoch = 373   # 11,932 targets / 32 per batch
+iters_per_epoch = 373   # 11,932 targets / 32 per batch (the loader yields 372: a few targets are filtered)
 train_cfg = dict(max_epochs=5, val_interval=5)
 param_scheduler = [
     dict(type='LinearLR', begin=0, end=50, start_factor=0.01, by_epoch=False),

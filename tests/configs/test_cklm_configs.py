@@ -73,6 +73,7 @@ def test_train6k_config_spends_the_20e_iterations_on_more_images():
 
     # targets in train6k (6,000 scenes, seed 0) and the default train split (kplink-synth 1.1)
     iters = more.train_cfg.max_epochs * more.iters_per_epoch
+    # 11,932 annotations; the dataset filters a few, so the loader yields 372 per epoch
     assert more.iters_per_epoch == -(-11932 // more.train_dataloader.batch_size)
     plain_iters = -(-3030 // plain.train_dataloader.batch_size) * plain.train_cfg.max_epochs
     assert abs(iters - plain_iters) / plain_iters < 0.02
