@@ -56,10 +56,11 @@ def test_union_keypoint_count_matches_metainfo():
     assert cfg.num_union_keypoints == len(build_union_metainfo()['keypoint_info'])
 
 
-def test_train6k_config_spends_the_20e_iterations_on_more_images():
+def test_train6k_config_spends_the_20e_iterations_on_more_images(tmp_path):
     """5 epochs over the generated train6k split (11,932 targets): the 20-epoch catlogits
     model, validation and optimizer, about the same iterations (1,865 vs 1,900 steps of 32
-    targets) with the LR steps at the same fractions of the schedule (14/20, 18/20)."""
+    targets) with the LR steps at the same fractions of the schedule (14/20, 18/20); a
+    missing split names its file and the generator."""
     cfgs = {name: Config.fromfile(osp.join(
         REPO, f'configs/cklm/cklm-3s-cls-naming-catlogits-{name}_res18_cpu_kplink-synth-128x128.py'))
         for name in ('train6k', '20e')}
@@ -71,9 +72,9 @@ def test_train6k_config_spends_the_20e_iterations_on_more_images():
     assert p['dataset'].pop('ann_file') == 'annotations/train.json'
     assert m == p
 
-    # targets in train6k (6,000 scenes, seed 0) and the default train split (kplink-synth 1.1)
+    # annotations in train6k (6,000 scenes, seed 0) and the default train split
+    # (kplink-synth 1.1); the dataset filters a few, so the loader yields 372 per epoch
     iters = more.train_cfg.max_epochs * more.iters_per_epoch
-    # 11,932 annotations; the dataset filters a few, so the loader yields 372 per epoch
     assert more.iters_per_epoch == -(-11932 // more.train_dataloader.batch_size)
     plain_iters = -(-3030 // plain.train_dataloader.batch_size) * plain.train_cfg.max_epochs
     assert abs(iters - plain_iters) / plain_iters < 0.02
@@ -83,6 +84,13 @@ def test_train6k_config_spends_the_20e_iterations_on_more_images():
         [m_ / plain.train_cfg.max_epochs for m_ in plain.param_scheduler[1].milestones],
         abs=1e-3)
     assert more.param_scheduler[0] == plain.param_scheduler[0]   # the same warm-up
+
+    init_default_scope('mmpose')
+    from mmpose.registry import DATASETS
+    ds_cfg = more.train_dataloader.dataset
+    ds_cfg.data_root = str(tmp_path)
+    with pytest.raises(FileNotFoundError, match=r'train6k\.json does not exist.*generate_synth'):
+        DATASETS.build(ds_cfg)
 
 
 def test_train6k_baseline_is_the_cklm_train6k_budget():
