@@ -323,8 +323,24 @@ def test_name_lookup_baseline_is_perfect_by_name_not_by_position():
     # by position the lookup predicts b, c: TP b, FP c, FN a
     look = evaluate_link_records(name_lookup_records([by_pos]))
     assert look['precision'] == 0.5 and look['recall'] == 0.5
-    with pytest.raises(KeyError, match='name_labels'):
+    with pytest.raises(KeyError, match='name_lookup'):
         name_lookup_records([dict(scores=np.zeros(1))])
+
+
+def test_name_lookup_baseline_does_not_know_which_keypoints_are_in_the_image():
+    """A peak named for keypoint 2, which is outside the image (state 0): the pair
+    (0, 2) is joined in the chair skeleton, so the lookup links it, and by name it is
+    a false positive, as it is for any link predictor that trusts the names."""
+    from kplink_mm.evaluation.metrics.link_metric import name_lookup_records
+    sample = _chair_position_sample()
+    states = np.asarray(sample.metainfo['keypoint_states']).copy()
+    states[..., CHAIR_START + 2] = 0
+    sample.set_metainfo(dict(keypoint_states=states))
+    by_name = link_record_from_sample(sample, category_slices())
+    assert by_name['labels'].tolist() == [False, False, False, False]
+    assert by_name['name_lookup'].tolist() == [False, True, True, False]
+    look = evaluate_link_records(name_lookup_records([by_name]))
+    assert look['precision'] == 0.0
 
 
 def test_position_labels_reject_missing_or_bad_fields():
@@ -377,3 +393,22 @@ def test_head_writes_the_peaks_of_its_nodes():
                   slots=torch.tensor([0, 1, 2]), category='chair', input_size=(64, 64))
     gt_fields = head.link_fields(head.predict_links(head(None, [gt_inp])), [gt_inp])[0]
     assert 'link_peak_pairs' not in gt_fields
+
+
+def test_link_scores_weighted_by_name_scores_by_hand():
+    from kplink_mm.evaluation.functional.links import weight_links_by_name_scores
+    pairs = np.array([[[0, 1], [1, 2], [2, -1]]])
+    scores = np.array([[0.9, 0.5, 0.99]], np.float32)
+    q = np.array([[1.0, 0.25, 0.64, 0.0]], np.float32)
+    out = weight_links_by_name_scores(pairs, scores, q, 0.5)
+    # sqrt(q_a q_b): 0.5, sqrt(0.16) = 0.4; an unknown (-1) node has q = 0
+    np.testing.assert_allclose(out, [[0.45, 0.2, 0.0]], rtol=1e-6)
+    assert out.shape == scores.shape and out.dtype == np.float32
+    np.testing.assert_array_equal(weight_links_by_name_scores(pairs, scores, q, 0.0), scores)
+    with pytest.raises(ValueError, match='link_name_score_power'):
+        weight_links_by_name_scores(pairs, scores, q, -1.0)
+    with pytest.raises(ValueError, match='outside the 2 name scores'):
+        weight_links_by_name_scores(pairs, scores, q[:, :2], 0.5)
+    with pytest.raises(ValueError, match='3 link pairs but 2 link scores'):
+        weight_links_by_name_scores(pairs, scores[:, :2], q, 0.5)
+

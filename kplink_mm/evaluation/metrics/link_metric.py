@@ -97,8 +97,9 @@ def record_from_sample(sample, slices: Dict[str, tuple],
         indices (-1: unknown or another category's slot) of the endpoints' names,
         or with ``'position'`` of the keypoints they lie on (-1: none), ``scores``
         (M,), ``labels`` (M,) bool, ``states`` (n,), ``level``, and
-        ``name_labels`` (M,) bool: the ``'name'`` labels, kept so that a lookup of
-        the skeleton from the names can be scored as a baseline.
+        ``name_labels`` (M,) bool: the ``'name'`` labels, and ``name_lookup`` (M,)
+        bool: the two names are joined in the skeleton, whatever the keypoints'
+        states (the image-blind lookup baseline's prediction).
     """
     if labels not in LABEL_MODES:
         raise ValueError(f'labels must be one of {LABEL_MODES}, got {labels!r}')
@@ -164,12 +165,16 @@ def record_from_sample(sample, slices: Dict[str, tuple],
     labelled = np.isin(states, (1, 2))
     scores, name_labels = link_scores_per_pair(local, scores, spec.skeleton,
                                                labelled=labelled)
+    # what a lookup of the skeleton from the names alone says (no keypoint states: a
+    # name given to a keypoint outside the image still looks joined)
+    _, name_lookup = link_scores_per_pair(local, scores, spec.skeleton)
     pair_labels = name_labels
     if labels == 'position':
         pair_labels, local = _position_labels(sample, pred, where, sid, start, count,
                                               labelled, len(pairs), spec, alpha)
     return dict(category=spec.name, sample_id=sid, pairs=local, scores=scores,
-                labels=pair_labels, name_labels=name_labels, states=states,
+                labels=pair_labels, name_labels=name_labels, name_lookup=name_lookup,
+                states=states,
                 level=occlusion_level(states, slight_max))
 
 
@@ -209,14 +214,15 @@ def _position_labels(sample, pred, where, sid, start, count, labelled, num_pairs
 def name_lookup_records(records: Sequence[dict]) -> List[dict]:
     """The same candidate pairs scored by a lookup of the skeleton from the nodes'
     names (1 if the named keypoints are joined, else 0), ignoring the image: the
-    baseline a link predictor has to beat under ``labels='position'``. (Under
-    ``'name'`` it is right on every pair by construction.)"""
+    baseline a link predictor has to beat. It reads the names only, not which
+    keypoints are labelled, so under ``'name'`` it is wrong exactly on the joined
+    pairs with a name of a keypoint outside the image (a false or misnamed peak)."""
     out = []
     for r in records:
-        if 'name_labels' not in r:
-            raise KeyError(f"record {r.get('sample_id', '?')} has no 'name_labels'; "
+        if 'name_lookup' not in r:
+            raise KeyError(f"record {r.get('sample_id', '?')} has no 'name_lookup'; "
                            'make it with link_metric.record_from_sample')
-        out.append(dict(r, scores=np.asarray(r['name_labels'], np.float64)))
+        out.append(dict(r, scores=np.asarray(r['name_lookup'], np.float64)))
     return out
 
 
