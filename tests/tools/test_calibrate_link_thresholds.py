@@ -79,6 +79,33 @@ def test_position_labels_and_the_name_lookup(tmp_path, capsys):
         tool.main([str(dump), '--labels', 'position'])
 
 
+def test_name_score_power_weights_the_model_or_the_lookup(tmp_path, capsys):
+    """The chair of test_link_metric with the naming unsure of name 3 (the node on
+    keypoint 1, misnamed): weighted by q_a q_b the lookup's pair c (3, 2) drops to
+    0.2, so at 0.5 it predicts b alone: TP b, FN a -> F1 2/3 by position."""
+    import numpy as np
+
+    from tests.evaluation.test_link_metric import CHAIR_START, _chair_position_sample
+    sample = _chair_position_sample()
+    q = np.ones((1, len(np.asarray(sample.metainfo['keypoint_states']).reshape(-1))),
+                np.float32)
+    q[0, CHAIR_START + 3] = 0.2
+    sample.pred_instances.keypoint_name_scores = q
+    dump = tmp_path / 'preds.pkl'
+    dump.write_bytes(pickle.dumps([sample.to_dict()]))
+    args = [str(dump), '--labels', 'position', '--name-lookup', '--apply',
+            str(_points(tmp_path))]
+    tool.main(args + ['--name-score-power', '1'])
+    assert '| all | - | 66.7 | 66.7 |' in capsys.readouterr().out
+    tool.main(args)   # unweighted, as in the test above
+    assert '| all | - | 50.0 | 50.0 |' in capsys.readouterr().out
+    with pytest.raises(SystemExit, match='--name-score-power must be >= 0'):
+        tool.main(args + ['--name-score-power', '-1'])
+    dump.write_bytes(pickle.dumps([_chair_position_sample().to_dict()]))
+    with pytest.raises(SystemExit, match="sample 0: .*keypoint_name_scores"):
+        tool.main(args + ['--name-score-power', '1'])
+
+
 def _points(tmp_path):
     points = tmp_path / 'half.json'
     points.write_text(json.dumps({'default': 0.5}))

@@ -8,12 +8,18 @@
         --apply thresholds.json     # score another split at the chosen points
     ... --labels position          # a pair's truth from where its nodes lie
     ... --name-lookup              # score the names' skeleton lookup instead
+    ... --name-score-power 0.1     # weight the scores by the naming's confidence
 
 For every category, the threshold with the highest link F1 over the dump's candidate
 pairs (``link_metric.best_f1_thresholds``). Calibrate on a split you do not report
 (the training split), then evaluate with ``LinkPredictionMetric(threshold=<the
 dict>)``; the tool prints the dict and the F1 on the dump at 0.5 and at the chosen
 points.
+
+``--name-score-power GAMMA`` multiplies every score (the model's, or the lookup's) by
+``(q_a q_b) ** GAMMA``, the naming's confidence in the pair's two names, as
+``KLPNet(test_cfg.link_name_score_power)`` does at inference: for dumps made without
+it (it would apply twice), and to give the lookup baseline the same information.
 
 ``--labels`` says how a pair's truth is read (``LinkPredictionMetric(labels=...)``):
 ``name`` from the names the model gave its two nodes, ``position`` from the
@@ -28,11 +34,15 @@ import os.path as osp
 import sys
 from functools import partial
 
+import numpy as np
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 from kplink_mm.datasets.metainfo import category_slices  # noqa: E402
+from kplink_mm.evaluation.functional.links import \
+    weight_links_by_name_scores  # noqa: E402
 from kplink_mm.evaluation.dump import records_from_dump  # noqa: E402
 from kplink_mm.evaluation.metrics.link_metric import (  # noqa: E402
     LABEL_MODES, best_f1_thresholds, evaluate_records, name_lookup_records,
@@ -54,15 +64,24 @@ def main(argv=None):
     parser.add_argument('--name-lookup', action='store_true',
                         help='score the pairs by the skeleton lookup of their names '
                         '(the image-blind baseline) instead of the model')
+    parser.add_argument('--name-score-power', type=float, default=0.0, metavar='GAMMA',
+                        help='weight the scores by (q_a q_b)**GAMMA, the naming\'s '
+                        'confidence in the two names (default 0: off)')
     args = parser.parse_args(argv)
+    if not args.name_score_power >= 0:
+        raise SystemExit(f'--name-score-power must be >= 0, got {args.name_score_power}')
+    to_record = partial(record_from_sample, slices=category_slices(), labels=args.labels)
+    if args.name_score_power > 0:
+        to_record = partial(_with_name_weight, to_record=to_record,
+                            power=args.name_score_power)
     try:
-        records = records_from_dump(args.dump, partial(record_from_sample,
-                                                       slices=category_slices(),
-                                                       labels=args.labels))
+        records = records_from_dump(args.dump, to_record)
     except ValueError as err:
         raise SystemExit(str(err))
     if args.name_lookup:
         records = name_lookup_records(records)
+    if args.name_score_power > 0:
+        records = [dict(r, scores=r['scores'] * r['name_weight']) for r in records]
     if args.apply:
         try:
             with open(args.apply) as f:
@@ -99,6 +118,20 @@ def main(argv=None):
         with open(args.out, 'w') as f:
             json.dump(rounded, f, indent=1, sort_keys=True)
     return thresholds
+
+
+def _with_name_weight(sample: dict, to_record, power: float) -> dict:
+    """``to_record(sample)`` plus ``name_weight`` (M,): (q_a q_b) ** power per pair."""
+    record = to_record(sample)
+    pred = sample['pred_instances']
+    if 'keypoint_name_scores' not in pred:
+        raise KeyError("pred_instances has no 'keypoint_name_scores', which "
+                       '--name-score-power needs (a CKLM head with identity logits)')
+    record['name_weight'] = weight_links_by_name_scores(
+        pred['link_pairs'], np.ones(np.asarray(pred['link_scores']).shape, np.float32),
+        pred['keypoint_name_scores'],
+        power).reshape(-1).astype('float64')
+    return record
 
 
 if __name__ == '__main__':

@@ -15,7 +15,9 @@ joined in the category skeleton.
   Mann-Whitney statistic) and `average_precision` (step-wise area under the
   precision-recall curve, sklearn's ``average_precision_score``);
 * `precision_recall_f1` at a score threshold;
-* `occlusion_level`: 'none' / 'slight' / 'heavy' from an instance's keypoint states.
+* `occlusion_level`: 'none' / 'slight' / 'heavy' from an instance's keypoint states;
+* `weight_links_by_name_scores`: link scores times the naming's confidence in the two
+  names (``KLPNet(test_cfg.link_name_score_power)``).
 
 No scikit-learn: everything is written against numpy.
 """
@@ -28,7 +30,8 @@ from .occlusion import _scores_labels, roc_auc
 __all__ = ['OCCLUSION_LEVELS', 'SLIGHT_OCCLUSION_MAX', 'average_precision',
            'link_endpoints', 'link_scores_per_pair', 'match_nodes_to_keypoints',
            'occlusion_level',
-           'position_link_labels', 'precision_recall_f1', 'roc_auc']
+           'position_link_labels', 'precision_recall_f1', 'roc_auc',
+           'weight_links_by_name_scores']
 
 OCCLUSION_LEVELS = ('none', 'slight', 'heavy')
 # An instance with an occluded fraction in (0, 0.3] is 'slight', above it 'heavy'.
@@ -222,3 +225,40 @@ def occlusion_level(states: np.ndarray, slight_max: float = SLIGHT_OCCLUSION_MAX
     if fraction == 0:
         return 'none'
     return 'slight' if fraction <= slight_max else 'heavy'
+
+
+def weight_links_by_name_scores(link_pairs: np.ndarray, link_scores: np.ndarray,
+                                name_scores: np.ndarray, power: float) -> np.ndarray:
+    """``link_scores * (q_a q_b) ** power``: the CLPGM's p(link | the two nodes are
+    the keypoints they are named) times how sure the naming is of both names.
+
+    The CLPGM links by name (it is trained on ground-truth nodes), so a peak named
+    for a keypoint that is not there (a false or misnamed peak) gets the skeleton's
+    links with near-certain scores; the naming's confidence q (the set namer's
+    p(keypoint | peak set), ``keypoint_name_scores``) orders those links below the
+    ones between surely named nodes. Measured in docs/benchmarks.md (2026-12-07).
+
+    Args:
+        link_pairs: ``(1, M, 2)`` or ``(M, 2)`` union slots, -1 unknown (q = 0).
+        link_scores: ``(1, M)`` or ``(M,)``.
+        name_scores: ``(1, K)`` or ``(K,)`` per union slot, in [0, 1].
+        power (float): gamma >= 0; 0 leaves the scores as they are.
+
+    Returns:
+        np.ndarray: the weighted scores, shaped like ``link_scores`` (float32).
+    """
+    if not power >= 0:
+        raise ValueError(f'link_name_score_power must be >= 0, got {power}')
+    scores = np.asarray(link_scores, np.float32)
+    pairs = np.asarray(link_pairs, np.int64).reshape(-1, 2)
+    q = np.asarray(name_scores, np.float32).reshape(-1)
+    if len(pairs) != scores.size:
+        raise ValueError(f'{len(pairs)} link pairs but {scores.size} link scores')
+    if pairs.size and pairs.max() >= len(q):
+        raise ValueError(f'link pair slot {pairs.max()} outside the {len(q)} name scores')
+    if power == 0:
+        return scores
+    qa = np.where(pairs[:, 0] >= 0, q[np.clip(pairs[:, 0], 0, None)], 0.0)
+    qb = np.where(pairs[:, 1] >= 0, q[np.clip(pairs[:, 1], 0, None)], 0.0)
+    weight = np.clip(qa * qb, 0.0, 1.0) ** power
+    return (scores.reshape(-1) * weight).astype(np.float32).reshape(scores.shape)

@@ -30,7 +30,8 @@ from mmpose.registry import MODELS
 from mmpose.utils.typing import SampleList
 
 from ...datasets.synth.categories import get_category
-from ...evaluation.functional.links import match_nodes_to_keypoints
+from ...evaluation.functional.links import (match_nodes_to_keypoints,
+                                            weight_links_by_name_scores)
 from .category_implicit import CategoryImplicitPoseEstimator
 from .frozen_keypoint_model import FrozenKeypointModelMixin
 from .loss_weights import merge_loss_weights
@@ -64,8 +65,10 @@ class KLPNet(FrozenKeypointModelMixin, CategoryImplicitPoseEstimator):
             closer than this fraction of max(bbox w, h) (PCK's alpha); none: -1.
         test_cfg: mmpose's (``flip_test`` for the keypoints), plus
             ``link_score_thr`` (peaks at or below are no link nodes; default the
-            codec's score threshold) and ``link_deterministic`` (the
-            non-probabilistic variant, z = mu; default True).
+            codec's score threshold), ``link_deterministic`` (the
+            non-probabilistic variant, z = mu; default True) and
+            ``link_name_score_power`` (gamma of `weight_links_by_name_scores`;
+            default 0, the CLPGM's scores as they are).
     """
 
     def __init__(self,
@@ -217,9 +220,18 @@ class KLPNet(FrozenKeypointModelMixin, CategoryImplicitPoseEstimator):
         out = self.link_head(feats, graph_inputs)
         links = self.link_head.predict_links(
             out, deterministic=self.test_cfg.get('link_deterministic', True))
+        power = float(self.test_cfg.get('link_name_score_power', 0.0))
         for pred, fields, sample in zip(preds, self.link_head.link_fields(links,
                                                                             graph_inputs),
                                         data_samples):
+            if power != 0:
+                if 'keypoint_name_scores' not in pred:
+                    raise KeyError('KLPNet: test_cfg.link_name_score_power > 0 needs the '
+                                   "head's keypoint_name_scores (a CKLMHead with "
+                                   'identity logits)')
+                fields['link_scores'] = weight_links_by_name_scores(
+                    fields['link_pairs'], fields['link_scores'],
+                    pred.keypoint_name_scores, power)
             for key, value in fields.items():
                 pred.set_field(value, key)
             pred.category_id = np.array([_category_id(sample)], np.int64)

@@ -247,3 +247,57 @@ def test_joint_peak_nodes_leave_batchnorm_statistics_alone(tiny_synth):
     graphs = peak_model._peak_graph_inputs(peak_model.extract_feat(data['inputs']),
                                            data['data_samples'])
     assert all(g['jitter'] is False for g in graphs)  # real errors, no simulated ones
+
+
+def test_predict_weights_links_by_the_names_confidence(tiny_synth):
+    from mmpose.registry import MODELS
+
+    import kplink_mm  # noqa: F401
+    init_default_scope('mmpose')
+    cfg = Config.fromfile(osp.join(
+        REPO, 'configs/klpnet/klpnet-links-catlogits_res18_cpu_kplink-synth-128x128.py'))
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    model.eval()
+    data = model.data_preprocessor(_batch(cfg, tiny_synth, n=3, train=False),
+                                   training=False)
+
+    def links(power):
+        # predict writes into the data samples, so read each run's fields at once
+        model.test_cfg['link_name_score_power'] = power
+        with torch.no_grad():
+            samples = model(**data, mode='predict')
+        return [tuple(np.array(s.pred_instances.get(k)).reshape(-1) for k in
+                      ('link_pairs', 'link_scores', 'keypoint_name_scores'))
+                for s in samples]
+
+    plain, weighted = links(0.0), links(0.5)
+    checked = 0
+    for (pairs, scores, q), (pairs_w, scores_w, _) in zip(plain, weighted):
+        pairs = pairs.reshape(-1, 2)
+        np.testing.assert_array_equal(pairs_w.reshape(-1, 2), pairs)
+        qa = np.where(pairs[:, 0] >= 0, q[pairs[:, 0]], 0)
+        qb = np.where(pairs[:, 1] >= 0, q[pairs[:, 1]], 0)
+        np.testing.assert_allclose(scores_w, scores * np.sqrt(qa * qb), rtol=1e-5,
+                                   atol=1e-9)
+        checked += len(pairs)
+    assert checked > 0
+
+
+def test_link_name_score_power_needs_name_scores(tiny_synth, monkeypatch):
+    cfg, model = _build(test_cfg=dict(flip_test=False, link_name_score_power=0.1))
+    model.eval()
+    predict = model.head.predict
+
+    def without_name_scores(*args, **kwargs):  # a head that does not report them
+        preds = predict(*args, **kwargs)
+        for p in (preds[0] if isinstance(preds, tuple) else preds):
+            del p.keypoint_name_scores
+        return preds
+
+    monkeypatch.setattr(model.head, 'predict', without_name_scores)
+    data = model.data_preprocessor(_batch(cfg, tiny_synth, n=2, train=False),
+                                   training=False)
+    with pytest.raises(KeyError, match='keypoint_name_scores'):
+        with torch.no_grad():
+            model(**data, mode='predict')
