@@ -1,0 +1,52 @@
+"""Occlusion-Net config variants differ from the 48-epoch direct config only in what
+they say they change."""
+import os.path as osp
+
+import pytest
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def _load(name):
+    return Config.fromfile(osp.join(REPO, 'configs/occlusion_net', name))
+
+
+def test_train6k_graphs_spend_the_48_epoch_iterations_on_more_instances(tmp_path):
+    more = _load('occlusion-net-train6k_res18_cpu_kplink-synth-128x128.py')
+    plain = _load('occlusion-net_res18_cpu_kplink-synth-mv-128x128.py')
+    for key in ('model', 'val_dataloader', 'test_dataloader', 'val_evaluator',
+                'optim_wrapper'):
+        assert more[key] == plain[key], key
+    m, p = more.train_dataloader.to_dict(), plain.train_dataloader.to_dict()
+    assert m['dataset'].pop('ann_file') == 'annotations/train6k.json'
+    assert p['dataset'].pop('ann_file') == 'annotations/mv_train.json'
+    assert m == p   # same pipeline (no flip / rotation), labels, batch size
+    assert more.train_dataloader.dataset.keypoint_visibility == 'labelled'
+    assert more.model.supervision == 'direct'   # needs no second view
+    # the negatives-trained stage 1, not the plain one the parent defaults to
+    assert more.load_from.endswith(
+        'heatmap-visible-neg_res18_cpu_kplink-synth-128x128/epoch_10.pth')
+
+    # 11,932 train6k targets vs 1,778 mv_train instances per epoch, batches of 32
+    batch = more.train_dataloader.batch_size
+    iters = more.train_cfg.max_epochs * more.iters_per_epoch
+    assert more.iters_per_epoch == 11932 // batch
+    plain_iters = plain.train_cfg.max_epochs * -(-1778 // batch)
+    assert abs(iters - plain_iters) / plain_iters < 0.04
+    step, plain_step = more.param_scheduler[1], plain.param_scheduler[1]
+    assert step.by_epoch is False and step.end == iters
+    assert step.milestones[0] / iters == pytest.approx(
+        plain_step.milestones[0] / plain.train_cfg.max_epochs, abs=1e-3)
+    assert more.param_scheduler[0] == plain.param_scheduler[0]   # the same warm-up
+    assert more.train_cfg.val_interval == more.train_cfg.max_epochs
+
+    init_default_scope('mmpose')
+    from mmpose.registry import DATASETS
+
+    import kplink_mm  # noqa: F401
+    ds_cfg = more.train_dataloader.dataset
+    ds_cfg.data_root = str(tmp_path)
+    with pytest.raises(FileNotFoundError, match=r'train6k\.json does not exist.*generate_synth'):
+        DATASETS.build(ds_cfg)
