@@ -34,15 +34,12 @@ import os.path as osp
 import sys
 from functools import partial
 
-import numpy as np
-
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 from kplink_mm.datasets.metainfo import category_slices  # noqa: E402
-from kplink_mm.evaluation.functional.links import \
-    weight_links_by_name_scores  # noqa: E402
+from kplink_mm.evaluation.functional.links import name_score_weights  # noqa: E402
 from kplink_mm.evaluation.dump import records_from_dump  # noqa: E402
 from kplink_mm.evaluation.metrics.link_metric import (  # noqa: E402
     LABEL_MODES, best_f1_thresholds, evaluate_records, name_lookup_records,
@@ -127,10 +124,8 @@ def _with_name_weight(sample: dict, to_record, power: float) -> dict:
     if 'keypoint_name_scores' not in pred:
         raise KeyError("pred_instances has no 'keypoint_name_scores', which "
                        '--name-score-power needs (a CKLM head with identity logits)')
-    record['name_weight'] = weight_links_by_name_scores(
-        pred['link_pairs'], np.ones(np.asarray(pred['link_scores']).shape, np.float32),
-        pred['keypoint_name_scores'],
-        power).reshape(-1).astype('float64')
+    record['name_weight'] = name_score_weights(
+        pred['link_pairs'], pred['keypoint_name_scores'], power).astype('float64')
     return record
 
 

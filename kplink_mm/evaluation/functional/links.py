@@ -30,8 +30,8 @@ from .occlusion import _scores_labels, roc_auc
 __all__ = ['OCCLUSION_LEVELS', 'SLIGHT_OCCLUSION_MAX', 'average_precision',
            'link_endpoints', 'link_scores_per_pair', 'match_nodes_to_keypoints',
            'occlusion_level',
-           'position_link_labels', 'precision_recall_f1', 'roc_auc',
-           'weight_links_by_name_scores']
+           'name_score_weights', 'position_link_labels', 'precision_recall_f1',
+           'roc_auc', 'weight_links_by_name_scores']
 
 OCCLUSION_LEVELS = ('none', 'slight', 'heavy')
 # An instance with an occluded fraction in (0, 0.3] is 'slight', above it 'heavy'.
@@ -247,18 +247,25 @@ def weight_links_by_name_scores(link_pairs: np.ndarray, link_scores: np.ndarray,
     Returns:
         np.ndarray: the weighted scores, shaped like ``link_scores`` (float32).
     """
-    if not power >= 0:
-        raise ValueError(f'link_name_score_power must be >= 0, got {power}')
     scores = np.asarray(link_scores, np.float32)
-    pairs = np.asarray(link_pairs, np.int64).reshape(-1, 2)
-    q = np.asarray(name_scores, np.float32).reshape(-1)
-    if len(pairs) != scores.size:
-        raise ValueError(f'{len(pairs)} link pairs but {scores.size} link scores')
-    if pairs.size and pairs.max() >= len(q):
-        raise ValueError(f'link pair slot {pairs.max()} outside the {len(q)} name scores')
+    weight = name_score_weights(link_pairs, name_scores, power)
+    if len(weight) != scores.size:
+        raise ValueError(f'{len(weight)} link pairs but {scores.size} link scores')
     if power == 0:
         return scores
+    return (scores.reshape(-1) * weight).astype(np.float32).reshape(scores.shape)
+
+
+def name_score_weights(link_pairs: np.ndarray, name_scores: np.ndarray,
+                       power: float) -> np.ndarray:
+    """``(q_a q_b) ** power`` per pair (M,) float32, the factor of
+    `weight_links_by_name_scores` (arguments as there; an unknown slot has q = 0)."""
+    if not power >= 0:
+        raise ValueError(f'link_name_score_power must be >= 0, got {power}')
+    pairs = np.asarray(link_pairs, np.int64).reshape(-1, 2)
+    q = np.asarray(name_scores, np.float32).reshape(-1)
+    if pairs.size and pairs.max() >= len(q):
+        raise ValueError(f'link pair slot {pairs.max()} outside the {len(q)} name scores')
     qa = np.where(pairs[:, 0] >= 0, q[np.clip(pairs[:, 0], 0, None)], 0.0)
     qb = np.where(pairs[:, 1] >= 0, q[np.clip(pairs[:, 1], 0, None)], 0.0)
-    weight = np.clip(qa * qb, 0.0, 1.0) ** power
-    return (scores.reshape(-1) * weight).astype(np.float32).reshape(scores.shape)
+    return (np.clip(qa * qb, 0.0, 1.0) ** power).astype(np.float32)
