@@ -50,3 +50,42 @@ def test_train6k_graphs_spend_the_48_epoch_iterations_on_more_instances(tmp_path
     ds_cfg.data_root = str(tmp_path)
     with pytest.raises(FileNotFoundError, match=r'train6k\.json does not exist.*generate_synth'):
         DATASETS.build(ds_cfg)
+
+
+def test_train6k_stage1_differs_from_the_10_epoch_stage1_in_data_and_schedule_only():
+    more = _load('heatmap-visible-neg-train6k_res18_cpu_kplink-synth-128x128.py')
+    plain = _load('heatmap-visible-neg_res18_cpu_kplink-synth-128x128.py')
+    for key in ('model', 'val_dataloader', 'test_dataloader', 'val_evaluator',
+                'optim_wrapper', 'codec'):
+        assert more[key] == plain[key], key
+    m, p = more.train_dataloader.to_dict(), plain.train_dataloader.to_dict()
+    assert m['dataset'].pop('ann_file') == 'annotations/train6k.json'
+    assert p['dataset'].pop('ann_file') == 'annotations/train.json'
+    assert m == p   # same pipeline (negatives for unlabelled slots), visible labels only
+    assert any(t['type'] == 'UnlabelledKeypointsAsNegatives'
+               for t in m['dataset']['pipeline'])
+    assert more.train_dataloader.dataset.keypoint_visibility == 'visible'
+
+    batch = more.train_dataloader.batch_size
+    assert more.iters_per_epoch == -(-11932 // batch)
+    iters = more.train_cfg.max_epochs * more.iters_per_epoch
+    step, plain_step = more.param_scheduler[1], plain.param_scheduler[1]
+    assert step.by_epoch is False and step.end == iters
+    # the LR steps at the same fractions of the schedule as the 10-epoch run (7/10, 9/10)
+    fractions = [m_ / iters for m_ in step.milestones]
+    plain_fractions = [m_ / plain.train_cfg.max_epochs for m_ in plain_step.milestones]
+    assert fractions == pytest.approx(plain_fractions, abs=2e-3)
+    assert more.param_scheduler[0] == plain.param_scheduler[0]
+    # about twice the 10-epoch run's steps (1,500 images -> 3,030 targets, 95 per epoch)
+    assert 1.9 < iters / (plain.train_cfg.max_epochs * 95) < 2.0
+
+
+def test_graphs_over_the_train6k_stage1_differ_from_the_48_epoch_config_in_load_from_only():
+    new = _load('occlusion-net-s1train6k_res18_cpu_kplink-synth-mv-128x128.py').to_dict()
+    plain = _load('occlusion-net_res18_cpu_kplink-synth-mv-128x128.py').to_dict()
+    assert new.pop('load_from').endswith(
+        'work_dirs/heatmap-visible-neg-train6k_res18_cpu_kplink-synth-128x128/epoch_5.pth')
+    plain.pop('load_from')
+    assert new == plain
+    stage1 = _load('heatmap-visible-neg-train6k_res18_cpu_kplink-synth-128x128.py')
+    assert stage1.train_cfg.max_epochs == 5   # the checkpoint the graph config loads
