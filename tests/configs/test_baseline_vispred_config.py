@@ -44,3 +44,19 @@ def test_visibility_loss_does_not_dominate_the_heatmap_loss():
     # at loss_weight 1 the BCE (~0.7) is ~1000x the heatmap MSE (~1e-3)
     assert ratio < 10, (ratio, losses)
     assert float(losses['loss_vis']) > 0
+
+
+def test_train6k_vispred_baseline_shares_the_train6k_stage1_data_and_schedule():
+    more = Config.fromfile(VISPRED.replace('vispred_', 'vispred-train6k_'))
+    plain = Config.fromfile(VISPRED)
+    stage1 = Config.fromfile(osp.join(
+        REPO, 'configs/occlusion_net/heatmap-visible-neg-train6k_res18_cpu_kplink-synth-128x128.py'))
+    assert more.model == plain.model and more.optim_wrapper == plain.optim_wrapper
+    m, p = more.train_dataloader.to_dict(), plain.train_dataloader.to_dict()
+    assert m['dataset'].pop('ann_file') == 'annotations/train6k.json'
+    p['dataset'].pop('ann_file')
+    assert m == p
+    assert more.train_dataloader.dataset.ann_file == stage1.train_dataloader.dataset.ann_file
+    assert more.train_cfg == stage1.train_cfg
+    assert more.param_scheduler == stage1.param_scheduler
+    assert more.val_dataloader == stage1.val_dataloader
