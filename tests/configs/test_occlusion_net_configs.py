@@ -89,3 +89,20 @@ def test_graphs_over_the_train6k_stage1_differ_from_the_48_epoch_config_in_load_
     assert new == plain
     stage1 = _load('heatmap-visible-neg-train6k_res18_cpu_kplink-synth-128x128.py')
     assert stage1.train_cfg.max_epochs == 5   # the checkpoint the graph config loads
+
+
+def test_trifocal_graphs_over_the_train6k_stage1_are_the_direct_twin_but_for_supervision():
+    trifocal = _load('occlusion-net-trifocal-s1train6k_res18_cpu_kplink-synth-mv-128x128.py')
+    direct = _load('occlusion-net-s1train6k_res18_cpu_kplink-synth-mv-128x128.py')
+    assert trifocal.model.supervision == 'trifocal'
+    assert direct.model.supervision == 'direct'
+    t, d = trifocal.to_dict(), direct.to_dict()
+    assert t['load_from'] == d['load_from']   # the same frozen stage 1
+    t['model'].pop('supervision')
+    d['model'].pop('supervision')
+    assert t == d
+    # the same as the 48-epoch trifocal config over the old stage 1 but for load_from
+    old = _load('occlusion-net-trifocal_res18_cpu_kplink-synth-mv-128x128.py').to_dict()
+    t = trifocal.to_dict()
+    old.pop('load_from'), t.pop('load_from')
+    assert t == old
