@@ -106,3 +106,12 @@ def test_trifocal_graphs_over_the_train6k_stage1_are_the_direct_twin_but_for_sup
     t = trifocal.to_dict()
     old.pop('load_from'), t.pop('load_from')
     assert t == old
+
+
+def test_trifocal_epipolar_graphs_over_the_train6k_stage1_add_only_the_epipolar_loss():
+    epi = _load('occlusion-net-trifocal-epipolar-s1train6k_res18_cpu_kplink-synth-mv-128x128.py')
+    trifocal = _load('occlusion-net-trifocal-s1train6k_res18_cpu_kplink-synth-mv-128x128.py')
+    e, t = epi.to_dict(), trifocal.to_dict()
+    assert e['model'].pop('epipolar_loss')['type'] == 'EpipolarLoss'
+    assert 'epipolar_loss' not in t['model']
+    assert e == t   # same stage 1 (load_from), supervision, data and schedule
