@@ -104,7 +104,8 @@ def test_trifocal_graphs_over_the_train6k_stage1_are_the_direct_twin_but_for_sup
     # the same as the 48-epoch trifocal config over the old stage 1 but for load_from
     old = _load('occlusion-net-trifocal_res18_cpu_kplink-synth-mv-128x128.py').to_dict()
     t = trifocal.to_dict()
-    old.pop('load_from'), t.pop('load_from')
+    old.pop('load_from')
+    t.pop('load_from')
     assert t == old
 
 
