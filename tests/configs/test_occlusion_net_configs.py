@@ -116,3 +116,28 @@ def test_trifocal_epipolar_graphs_over_the_train6k_stage1_add_only_the_epipolar_
     assert e['model'].pop('epipolar_loss')['type'] == 'EpipolarLoss'
     assert 'epipolar_loss' not in t['model']
     assert e == t   # same stage 1 (load_from), supervision, data and schedule
+
+
+def test_six_view_graphs_differ_from_the_three_view_twins_in_training_split_only(tmp_path):
+    for kind in ('', 'trifocal-'):
+        six = _load(f'occlusion-net-{kind}s1train6k_res18_cpu_kplink-synth-mv6-128x128.py')
+        three = _load(f'occlusion-net-{kind}s1train6k_res18_cpu_kplink-synth-mv-128x128.py')
+        s, t = six.to_dict(), three.to_dict()
+        assert s['train_dataloader']['dataset'].pop('ann_file') == 'annotations/mv6_train.json'
+        assert t['train_dataloader']['dataset'].pop('ann_file') == 'annotations/mv_train.json'
+        # same stage 1, supervision, pipeline, schedule and val/test split (mv_val, 3 views)
+        assert s == t, kind
+    six_trifocal = _load('occlusion-net-trifocal-s1train6k_res18_cpu_kplink-synth-mv6-128x128.py')
+    six_direct = _load('occlusion-net-s1train6k_res18_cpu_kplink-synth-mv6-128x128.py')
+    assert six_trifocal.model.supervision == 'trifocal'
+    assert six_direct.model.supervision == 'direct'
+    assert 'epipolar_loss' not in six_trifocal.model   # Eq. 9 alone
+
+    init_default_scope('mmpose')
+    from mmpose.registry import DATASETS
+
+    import kplink_mm  # noqa: F401
+    ds_cfg = six_direct.train_dataloader.dataset
+    ds_cfg.data_root = str(tmp_path)
+    with pytest.raises(FileNotFoundError, match=r'mv6_train\.json does not exist.*generate_synth'):
+        DATASETS.build(ds_cfg)
