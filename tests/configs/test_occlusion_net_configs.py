@@ -1,6 +1,7 @@
 """Occlusion-Net config variants differ from the 48-epoch direct config only in what
 they say they change."""
 import os.path as osp
+import re
 
 import pytest
 from mmengine.config import Config
@@ -11,6 +12,19 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 def _load(name):
     return Config.fromfile(osp.join(REPO, 'configs/occlusion_net', name))
+
+
+def _assert_missing_split_is_named(cfg, tmp_path, ann_name):
+    """Building the train set over an empty data root names the file and the tool."""
+    init_default_scope('mmpose')
+    from mmpose.registry import DATASETS
+
+    import kplink_mm  # noqa: F401
+    ds_cfg = cfg.train_dataloader.dataset
+    ds_cfg.data_root = str(tmp_path)
+    with pytest.raises(FileNotFoundError,
+                       match=re.escape(ann_name) + ' does not exist.*generate_synth'):
+        DATASETS.build(ds_cfg)
 
 
 def test_train6k_graphs_spend_the_48_epoch_iterations_on_more_instances(tmp_path):
@@ -41,15 +55,7 @@ def test_train6k_graphs_spend_the_48_epoch_iterations_on_more_instances(tmp_path
         plain_step.milestones[0] / plain.train_cfg.max_epochs, abs=1e-3)
     assert more.param_scheduler[0] == plain.param_scheduler[0]   # the same warm-up
     assert more.train_cfg.val_interval == more.train_cfg.max_epochs
-
-    init_default_scope('mmpose')
-    from mmpose.registry import DATASETS
-
-    import kplink_mm  # noqa: F401
-    ds_cfg = more.train_dataloader.dataset
-    ds_cfg.data_root = str(tmp_path)
-    with pytest.raises(FileNotFoundError, match=r'train6k\.json does not exist.*generate_synth'):
-        DATASETS.build(ds_cfg)
+    _assert_missing_split_is_named(more, tmp_path, 'train6k.json')
 
 
 def test_train6k_stage1_differs_from_the_10_epoch_stage1_in_data_and_schedule_only():
@@ -119,25 +125,16 @@ def test_trifocal_epipolar_graphs_over_the_train6k_stage1_add_only_the_epipolar_
 
 
 def test_six_view_graphs_differ_from_the_three_view_twins_in_training_split_only(tmp_path):
+    six = {}
     for kind in ('', 'trifocal-'):
-        six = _load(f'occlusion-net-{kind}s1train6k_res18_cpu_kplink-synth-mv6-128x128.py')
+        six[kind] = _load(f'occlusion-net-{kind}s1train6k_res18_cpu_kplink-synth-mv6-128x128.py')
         three = _load(f'occlusion-net-{kind}s1train6k_res18_cpu_kplink-synth-mv-128x128.py')
-        s, t = six.to_dict(), three.to_dict()
+        s, t = six[kind].to_dict(), three.to_dict()
         assert s['train_dataloader']['dataset'].pop('ann_file') == 'annotations/mv6_train.json'
         assert t['train_dataloader']['dataset'].pop('ann_file') == 'annotations/mv_train.json'
         # same stage 1, supervision, pipeline, schedule and val/test split (mv_val, 3 views)
         assert s == t, kind
-    six_trifocal = _load('occlusion-net-trifocal-s1train6k_res18_cpu_kplink-synth-mv6-128x128.py')
-    six_direct = _load('occlusion-net-s1train6k_res18_cpu_kplink-synth-mv6-128x128.py')
-    assert six_trifocal.model.supervision == 'trifocal'
-    assert six_direct.model.supervision == 'direct'
-    assert 'epipolar_loss' not in six_trifocal.model   # Eq. 9 alone
-
-    init_default_scope('mmpose')
-    from mmpose.registry import DATASETS
-
-    import kplink_mm  # noqa: F401
-    ds_cfg = six_direct.train_dataloader.dataset
-    ds_cfg.data_root = str(tmp_path)
-    with pytest.raises(FileNotFoundError, match=r'mv6_train\.json does not exist.*generate_synth'):
-        DATASETS.build(ds_cfg)
+    assert six['trifocal-'].model.supervision == 'trifocal'
+    assert six[''].model.supervision == 'direct'
+    assert 'epipolar_loss' not in six['trifocal-'].model   # Eq. 9 alone
+    _assert_missing_split_is_named(six[''], tmp_path, 'mv6_train.json')

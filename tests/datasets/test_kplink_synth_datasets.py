@@ -167,12 +167,13 @@ def test_det_dataset_unknown_category_names_value(tiny_synth, tmp_path):
         _det_dataset(root)
 
 
-def test_pose_dataset_links_other_views_of_the_same_instance(tmp_path):
+@pytest.mark.parametrize('views, seed', [(3, 5), (6, 3)])   # mv_train; mv6_train
+def test_pose_dataset_links_other_views_of_the_same_instance(tmp_path, views, seed):
     from kplink_mm.datasets.synth.generator import generate_split
     from kplink_mm.geometry.camera import project_points
     root = str(tmp_path)
-    generate_split(root, 'mv', num_scenes=3, views=3, seed=5, image_size=(96, 96),
-                   workers=1, progress=False)
+    generate_split(root, 'mv', num_scenes=3 if views == 3 else 1, views=views, seed=seed,
+                   image_size=(96, 96), workers=1, progress=False)
     ds = _pose_dataset(root, split='mv')
     with open(osp.join(root, 'annotations', 'mv.json')) as f:
         coco = json.load(f)
@@ -180,6 +181,7 @@ def test_pose_dataset_links_other_views_of_the_same_instance(tmp_path):
     linked = 0
     for i in range(len(ds)):
         info = ds.get_data_info(i)
+        assert 1 <= len(info['other_views']) <= views - 1
         start, n = info['category_slice']
         assert all(0 <= a < n and 0 <= b < n for a, b in info['category_skeleton'])
         for other in info['other_views']:
@@ -192,3 +194,5 @@ def test_pose_dataset_links_other_views_of_the_same_instance(tmp_path):
             np.testing.assert_allclose(uv[seen], other['keypoints'][seen], atol=0.05)
             linked += 1
     assert linked > 0
+    # every other view of some instance is linked, however many views there are
+    assert max(len(ds.get_data_info(i)['other_views']) for i in range(len(ds))) == views - 1
