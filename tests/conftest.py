@@ -69,9 +69,47 @@ def one_torch_thread():
     torch.set_num_threads(n)
 
 
-@pytest.fixture
-def subprocess_env():
+@pytest.fixture(scope='session')
+def run_tool():
+    """Run a tool's ``main(argv)`` in this process and return what it printed.
+
+    For the analysis tools (dump scoring, plots, benchmarks, the namer's fitting): as a
+    child process each pays ~6 s of imports on a 2-core machine that this process has
+    already paid. ``tools/train.py`` and ``tools/test.py`` stay child processes, as users
+    run them (one Runner per process). A failing tool raises as it would in ``main``.
+    """
+    import contextlib
+    import io
+    import runpy
+
+    def run(tool, argv):
+        import torch
+        main = runpy.run_path(osp.join(REPO_ROOT, tool))['main']
+        out, err = io.StringIO(), io.StringIO()
+        # a tool may set torch's threads and seed for its own process: keep them here
+        threads, rng = torch.get_num_threads(), torch.get_rng_state()
+        # the child processes a tool starts (tools/test.py) see subprocess_env's settings
+        saved_env = dict(os.environ)
+        os.environ.update(_child_env())
+        try:
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                main([str(a) for a in argv])
+        finally:
+            os.environ.clear()
+            os.environ.update(saved_env)
+            torch.set_num_threads(threads)
+            torch.set_rng_state(rng)
+        return out.getvalue() + err.getvalue()
+    return run
+
+
+def _child_env():
     env = dict(os.environ)
     env['PYTHONPATH'] = REPO_ROOT + os.pathsep + env.get('PYTHONPATH', '')
     env.setdefault('OMP_NUM_THREADS', '1')
     return env
+
+
+@pytest.fixture
+def subprocess_env():
+    return _child_env()

@@ -10,6 +10,7 @@ import pytest
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(REPO, 'configs/cklm/cklm-2s_res18_cpu_kplink-synth-128x128.py')
+EVAL_DUMP = 'tools/analysis/eval_pck_dump.py'  # run in this process (conftest.run_tool)
 
 
 def _run(args, cwd, env):
@@ -20,7 +21,7 @@ def _run(args, cwd, env):
 
 
 def test_cklm_train_test_dump_offline(tiny_synth, tiny_pose_cfg_options, tmp_path,
-                                      subprocess_env):
+                                      subprocess_env, run_tool):
     work = str(tmp_path / 'work')
     opts = tiny_pose_cfg_options(tiny_synth)
     _run([osp.join(REPO, 'tools/train.py'), CONFIG, '--work-dir', work, '--cfg-options'] +
@@ -35,8 +36,7 @@ def test_cklm_train_test_dump_offline(tiny_synth, tiny_pose_cfg_options, tmp_pat
     with open(online_files[0]) as f:
         online = json.load(f)
     offline_json = str(tmp_path / 'offline.json')
-    out = _run([osp.join(REPO, 'tools/analysis/eval_pck_dump.py'), dump, '--json',
-                offline_json], cwd=str(tmp_path), env=subprocess_env)
+    out = run_tool(EVAL_DUMP, [dump, '--json', offline_json])
     assert '| mean |' in out
     with open(offline_json) as f:
         offline = json.load(f)
@@ -53,16 +53,14 @@ def test_cklm_train_test_dump_offline(tiny_synth, tiny_pose_cfg_options, tmp_pat
     with open(glob.glob(osp.join(lis_work, '*', '*.json'))[0]) as f:
         online_lis = json.load(f)
     offline_lis_json = str(tmp_path / 'offline_lis.json')
-    _run([osp.join(REPO, 'tools/analysis/eval_pck_dump.py'), dump, '--lis', lis, '--json',
-          offline_lis_json], cwd=str(tmp_path), env=subprocess_env)
+    run_tool(EVAL_DUMP, [dump, '--lis', lis, '--json', offline_lis_json])
     with open(offline_lis_json) as f:
         offline_lis = json.load(f)
     for key, value in offline_lis.items():
         assert online_lis[f'kplink/{key}'] == pytest.approx(value)
     # --claims: the collision counts are printed and saved, consistent with each other
     claims_json = str(tmp_path / 'claims.json')
-    out = _run([osp.join(REPO, 'tools/analysis/eval_pck_dump.py'), dump, '--claims',
-                '--json', claims_json], cwd=str(tmp_path), env=subprocess_env)
+    out = run_tool(EVAL_DUMP, [dump, '--claims', '--json', claims_json])
     assert 'peaks named by two overlapping crops:' in out
     with open(claims_json) as f:
         claims = json.load(f)
@@ -78,7 +76,7 @@ SET_CONFIG = osp.join(
 
 
 def test_viewpoint_naming_online_equals_offline_renaming(tiny_synth, tiny_pose_cfg_options,
-                                                         tmp_path, subprocess_env):
+                                                         tmp_path, subprocess_env, run_tool):
     """The viewpoint config trains and tests; re-naming its dump offline with the same
     ViewpointNaming gives the online metrics (the costs do not depend on the crop).
     The same for the learned peak-set naming, trained on the dump by its tool."""
@@ -93,9 +91,8 @@ def test_viewpoint_naming_online_equals_offline_renaming(tiny_synth, tiny_pose_c
     with open(glob.glob(osp.join(test_work, '*', '*.json'))[0]) as f:
         online = json.load(f)
     offline_json = str(tmp_path / 'offline.json')
-    _run([osp.join(REPO, 'tools/analysis/eval_pck_dump.py'), dump, '--naming', 'viewpoint',
-          '--viewpoint', '{"sigma": 0.15, "facing_weight": 0.5}', '--json', offline_json],
-         cwd=str(tmp_path), env=subprocess_env)
+    run_tool(EVAL_DUMP, [dump, '--naming', 'viewpoint', '--viewpoint',
+                         '{"sigma": 0.15, "facing_weight": 0.5}', '--json', offline_json])
     with open(offline_json) as f:
         offline = json.load(f)
     assert offline['OracleId'] > 0
@@ -112,17 +109,14 @@ def test_viewpoint_naming_online_equals_offline_renaming(tiny_synth, tiny_pose_c
                         atol=1e-3) for r in records]
     assert np.mean(same) >= 0.98, f'{sum(same)} of {len(same)} targets named alike'
     # a bad --viewpoint argument is a clear error, not a traceback
-    proc = subprocess.run([sys.executable, osp.join(REPO, 'tools/analysis/eval_pck_dump.py'),
-                           dump, '--naming', 'viewpoint', '--viewpoint', '{"sigma": 0}'],
-                          cwd=str(tmp_path), env=subprocess_env, capture_output=True,
-                          text=True, timeout=600)
-    assert proc.returncode != 0 and 'sigma must be > 0' in proc.stderr
+    with pytest.raises(SystemExit, match='sigma must be > 0'):
+        run_tool(EVAL_DUMP, [dump, '--naming', 'viewpoint', '--viewpoint', '{"sigma": 0}'])
 
     # The learned peak-set naming, trained on this dump's peaks: tools/test.py with the
     # set config (same checkpoint) gives what eval_pck_dump.py --naming set gives.
     namer = str(tmp_path / 'peak_naming.pth')
-    out = _run([osp.join(REPO, 'tools/train_peak_naming.py'), dump, '--out', namer,
-                '--epochs', '3', '--eval', dump], cwd=str(tmp_path), env=subprocess_env)
+    out = run_tool('tools/train_peak_naming.py',
+                   [dump, '--out', namer, '--epochs', '3', '--eval', dump])
     assert 'peak-set naming: PCK' in out
     set_work = str(tmp_path / 'test_set')
     _run([osp.join(REPO, 'tools/test.py'), SET_CONFIG, osp.join(work, 'epoch_1.pth'),
@@ -131,15 +125,11 @@ def test_viewpoint_naming_online_equals_offline_renaming(tiny_synth, tiny_pose_c
     with open(glob.glob(osp.join(set_work, '*', '*.json'))[0]) as f:
         online_set = json.load(f)
     offline_set_json = str(tmp_path / 'offline_set.json')
-    _run([osp.join(REPO, 'tools/analysis/eval_pck_dump.py'), dump, '--naming', 'set',
-          '--peak-naming', namer, '--json', offline_set_json], cwd=str(tmp_path),
-         env=subprocess_env)
+    run_tool(EVAL_DUMP, [dump, '--naming', 'set', '--peak-naming', namer, '--json',
+                         offline_set_json])
     with open(offline_set_json) as f:
         offline_set = json.load(f)
     for key in ('PCK', 'OracleId', 'PCK_occluded'):
         assert online_set[f'kplink/{key}'] == pytest.approx(offline_set[key], abs=1e-3)
-    proc = subprocess.run([sys.executable, osp.join(REPO, 'tools/analysis/eval_pck_dump.py'),
-                           dump, '--naming', 'set', '--peak-naming', str(tmp_path / 'no.pth')],
-                          cwd=str(tmp_path), env=subprocess_env, capture_output=True,
-                          text=True, timeout=600)
-    assert proc.returncode != 0 and 'no.pth: not a peak-naming checkpoint' in proc.stderr
+    with pytest.raises(SystemExit, match='no.pth: not a peak-naming checkpoint'):
+        run_tool(EVAL_DUMP, [dump, '--naming', 'set', '--peak-naming', tmp_path / 'no.pth'])

@@ -14,6 +14,7 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CFG = osp.join(REPO, 'configs/klpnet/klpnet_res18_cpu_kplink-synth-128x128.py')
 CFG_LINKS = osp.join(REPO, 'configs/klpnet/klpnet-links_res18_cpu_kplink-synth-128x128.py')
 CFG_LIS = osp.join(REPO, 'configs/klpnet/klpnet-lis_res18_cpu_kplink-synth-128x128.py')
+BENCHMARK = 'tools/analysis/klpnet_benchmark.py'  # run in this process (conftest.run_tool)
 
 
 def _run(args, cwd, env):
@@ -31,7 +32,7 @@ def _metrics(work):
 
 
 def test_klpnet_joint_then_links_then_lis(tiny_synth, tiny_pose_cfg_options, tmp_path,
-                                          subprocess_env):
+                                          subprocess_env, run_tool):
     opts = tiny_pose_cfg_options(tiny_synth)
     work = str(tmp_path / 'joint')
     log = _run([osp.join(REPO, 'tools/train.py'), CFG, '--work-dir', work,
@@ -79,10 +80,9 @@ def test_klpnet_joint_then_links_then_lis(tiny_synth, tiny_pose_cfg_options, tmp
 
     # The Table-5 benchmark tool: rows side by side, ratios to the first row.
     ckpt = osp.join(work_links, 'epoch_1.pth')
-    out = _run([osp.join(REPO, 'tools/analysis/klpnet_benchmark.py'),
-                '--model', f'plain={CFG}:{ckpt}', '--model', f'LIS={CFG_LIS}:{ckpt}',
-                '--work-dir', str(tmp_path / 'bench'), '--cfg-options'] + opts,
-               cwd=str(tmp_path), env=subprocess_env)
+    out = run_tool(BENCHMARK, ['--model', f'plain={CFG}:{ckpt}', '--model',
+                               f'LIS={CFG_LIS}:{ckpt}', '--work-dir', tmp_path / 'bench',
+                               '--cfg-options'] + opts)
     assert 'Keypoints: PCK@0.1' in out and "ratios to 'plain'" in out
     assert 'Links (labels by name' in out and '\nLIS ' in out
     assert 'labels by position' not in out  # neither config scores by position
@@ -93,7 +93,7 @@ CFG_PEAK_NODES = osp.join(
 
 
 def test_links_on_peak_nodes_train_and_score_by_position(tiny_synth, tiny_pose_cfg_options,
-                                                         tmp_path, subprocess_env):
+                                                         tmp_path, subprocess_env, run_tool):
     """The peak-node config trains its links on a frozen CKLM's peaks and tests with
     the links labelled both by name and by position."""
     opts = tiny_pose_cfg_options(tiny_synth)
@@ -103,10 +103,8 @@ def test_links_on_peak_nodes_train_and_score_by_position(tiny_synth, tiny_pose_c
                 '--cfg-options', f'load_from={cklm}'] + opts,
                cwd=str(tmp_path), env=subprocess_env)
     assert 'loss_link_recon' in log and 'loss_conf_s1' not in log
-    out = _run([osp.join(REPO, 'tools/analysis/klpnet_benchmark.py'),
-                '--model', f'peaks={CFG_PEAK_NODES}:{osp.join(work, "epoch_1.pth")}',
-                '--work-dir', str(tmp_path / 'bench'), '--cfg-options'] + opts,
-               cwd=str(tmp_path), env=subprocess_env)
+    out = run_tool(BENCHMARK, ['--model', f'peaks={CFG_PEAK_NODES}:{osp.join(work, "epoch_1.pth")}',
+                               '--work-dir', tmp_path / 'bench', '--cfg-options'] + opts)
     assert 'Links (labels by name' in out and 'Links (labels by position' in out
     metrics = _metrics(osp.join(str(tmp_path / 'bench'), 'peaks'))
     for key in ('link/F1', 'link_pos/F1', 'link_pos/precision', 'link_pos/recall'):

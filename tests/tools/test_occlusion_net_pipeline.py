@@ -1,5 +1,6 @@
 """Occlusion-Net end to end with the tools: stage 1 (keypoint model) -> stage 2 (graphs,
-direct and trifocal) -> tools/test.py --dump -> plot_occlusion_curves.py; and the
+direct and trifocal) -> occlusion_benchmark.py (tools/test.py --dump per model) ->
+plot_occlusion_curves.py on its dumps; and the
 VisPredictHead baseline config trains and is scored by the same metric."""
 import os.path as osp
 import subprocess
@@ -58,35 +59,40 @@ def stage2(stage1_checkpoint, tiny_synth_mv, tiny_pose_cfg_options, bases,
     return run
 
 
+@pytest.fixture(scope='module')
+def benchmark(stage2, tmp_path_factory, run_tool):
+    """occlusion_benchmark.py on both stage-2 models (its tools/test.py --dump runs are
+    the dumps the per-model tests plot); returns (table, work dir)."""
+    _, direct, opts = stage2('direct')
+    _, trifocal, _ = stage2('trifocal')
+    data_opts = [o for o in opts if o.startswith(('val_', 'test_'))] + \
+        [o for o in opts if o.startswith('model.kgnn3d')]
+    work = str(tmp_path_factory.mktemp('occ_bench'))
+    table = run_tool('tools/analysis/occlusion_benchmark.py',
+                     ['--model', f'direct={STAGE2}:{direct}',
+                      '--model', f'trifocal={STAGE2}:{trifocal}',
+                      '--noise', '0.05', '--work-dir', work, '--cfg-options', *data_opts])
+    return table, work
+
+
 @pytest.mark.parametrize('supervision', ['direct', 'trifocal'])
-def test_stage2_trains_tests_and_plots(stage2, tmp_path, supervision, subprocess_env):
-    out, ckpt, opts = stage2(supervision)
-    work = str(tmp_path / 'work')
+def test_stage2_trains_tests_and_plots(stage2, benchmark, tmp_path, supervision, run_tool):
+    out, _, _ = stage2(supervision)
     loss_key = 'loss_location' if supervision == 'direct' else 'loss_trifocal'
     assert loss_key in out and 'occ/final/PCK@0.1' in out and 'occ/AUC/encoder' in out
     # the keypoint model came from stage 1
     assert 'Load checkpoint from' in out
-    dump = str(tmp_path / 'preds.pkl')
-    _run([osp.join(REPO, 'tools/test.py'), STAGE2, ckpt, '--work-dir', work, '--dump', dump,
-          '--cfg-options', *opts], subprocess_env, str(tmp_path))
+    # the benchmark's tools/test.py --dump of this model
+    dump = osp.join(benchmark[1], f'{supervision}.pkl')
     figs = str(tmp_path / 'figs')
-    table = _run([osp.join(REPO, 'tools/analysis/plot_occlusion_curves.py'), dump,
-                  '--out-dir', figs], subprocess_env, str(tmp_path))
+    table = run_tool('tools/analysis/plot_occlusion_curves.py', [dump, '--out-dir', figs])
     for name in ('pck_curves.png', 'pck_vs_invisible.png', 'roc.png'):
         assert osp.getsize(osp.join(figs, name)) > 1000
     assert 'AUC' in table
 
 
-def test_benchmark_table_puts_models_side_by_side(stage2, tmp_path, subprocess_env):
-    _, direct, opts = stage2('direct')
-    _, trifocal, _ = stage2('trifocal')
-    data_opts = [o for o in opts if o.startswith(('val_', 'test_'))] + \
-        [o for o in opts if o.startswith('model.kgnn3d')]
-    table = _run([osp.join(REPO, 'tools/analysis/occlusion_benchmark.py'),
-                  '--model', f'direct={STAGE2}:{direct}',
-                  '--model', f'trifocal={STAGE2}:{trifocal}',
-                  '--noise', '0.05', '--work-dir', str(tmp_path / 'bench'),
-                  '--cfg-options', *data_opts], subprocess_env, str(tmp_path))
+def test_benchmark_table_puts_models_side_by_side(benchmark):
+    table = benchmark[0]
     lines = table.splitlines()
     for model in ('direct', 'trifocal'):
         for point_set in ('heatmap (init)', '2D-KGNN', '3D-KGNN'):
