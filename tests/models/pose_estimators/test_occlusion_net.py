@@ -327,3 +327,32 @@ def test_trifocal_term_takes_two_views_that_see_the_keypoint_among_many(tiny_syn
         fake['keypoints'] = np.full_like(np.asarray(fake['keypoints']), 1e4)
         s.set_metainfo(dict(other_views=[fake] + views))
     assert torch.allclose(trifocal(blind), reference)
+
+
+def test_flip_test_feeds_the_graphs_the_heads_flip_averaged_keypoints(tiny_synth_mv,
+                                                                      shape_basis_path):
+    """test_cfg.flip_test: the graphs start from the keypoint head's own flip-test
+    prediction (mmpose's flip_indices and heatmap averaging), mapped to the image as the
+    unflipped one is; without it they start from the unflipped prediction."""
+    cfg, model = _build(shape_basis_path)
+    model.eval()
+    data = model.data_preprocessor(_batch(cfg, tiny_synth_mv, 'mv_val', 2, train=False))
+    model.test_cfg['flip_test'] = True
+    with torch.no_grad():
+        flipped = [s.clone() for s in model(**data, mode='predict')]
+        x = data['inputs']
+        expected = model.head.predict([model.extract_feat(x), model.extract_feat(x.flip(-1))],
+                                      data['data_samples'], test_cfg=model.test_cfg)
+        model.test_cfg['flip_test'] = False
+        unflipped = [s.clone() for s in model(**data, mode='predict')]
+    for s, e, u in zip(flipped, expected, unflipped):
+        size, scale, center = (np.asarray(s.metainfo[k], np.float32)
+                               for k in ('input_size', 'input_scale', 'input_center'))
+        np.testing.assert_allclose(s.pred_instances.init_keypoints,
+                                   e.keypoints / size * scale + center - 0.5 * scale,
+                                   rtol=1e-5, atol=1e-3)
+        np.testing.assert_allclose(s.pred_instances.init_scores, e.keypoint_scores,
+                                   atol=1e-6)
+        # an untrained head's scores are ~1e-8: compare them relatively
+        assert not np.allclose(s.pred_instances.init_scores, u.pred_instances.init_scores,
+                               rtol=1e-3, atol=0)
