@@ -81,24 +81,22 @@ def run_tool():
     import contextlib
     import io
     import runpy
+    from unittest import mock
+
+    import torch
 
     def run(tool, argv):
-        import torch
         main = runpy.run_path(osp.join(REPO_ROOT, tool))['main']
         out, err = io.StringIO(), io.StringIO()
-        # a tool may set torch's threads and seed for its own process: keep them here
-        threads, rng = torch.get_num_threads(), torch.get_rng_state()
-        # the child processes a tool starts (tools/test.py) see subprocess_env's settings
-        saved_env = dict(os.environ)
-        os.environ.update(_child_env())
+        # a tool may set torch's threads and seed for its own process: keep them here;
+        # the child processes it starts (tools/test.py) see subprocess_env's settings
+        threads = torch.get_num_threads()
         try:
-            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            with torch.random.fork_rng(devices=[]), mock.patch.dict(os.environ, _child_env()), \
+                    contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
                 main([str(a) for a in argv])
         finally:
-            os.environ.clear()
-            os.environ.update(saved_env)
             torch.set_num_threads(threads)
-            torch.set_rng_state(rng)
         return out.getvalue() + err.getvalue()
     return run
 
@@ -110,6 +108,8 @@ def _child_env():
     return env
 
 
-@pytest.fixture
+@pytest.fixture(scope='session')
 def subprocess_env():
+    """The environment of a tool's child process: this repo importable, one OpenMP thread
+    (session-wide, so module fixtures that train can use it too: copy it before changing it)."""
     return _child_env()

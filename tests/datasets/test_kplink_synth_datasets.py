@@ -167,12 +167,12 @@ def test_det_dataset_unknown_category_names_value(tiny_synth, tmp_path):
         _det_dataset(root)
 
 
-@pytest.mark.parametrize('views, seed', [(3, 5), (6, 3)])   # mv_train; mv6_train
-def test_pose_dataset_links_other_views_of_the_same_instance(tmp_path, views, seed):
+@pytest.mark.parametrize('views, scenes, seed', [(3, 3, 5), (6, 1, 3)])   # mv_train; mv6_train
+def test_pose_dataset_links_other_views_of_the_same_instance(tmp_path, views, scenes, seed):
     from kplink_mm.datasets.synth.generator import generate_split
     from kplink_mm.geometry.camera import project_points
     root = str(tmp_path)
-    generate_split(root, 'mv', num_scenes=3 if views == 3 else 1, views=views, seed=seed,
+    generate_split(root, 'mv', num_scenes=scenes, views=views, seed=seed,
                    image_size=(96, 96), workers=1, progress=False)
     ds = _pose_dataset(root, split='mv')
     with open(osp.join(root, 'annotations', 'mv.json')) as f:

@@ -103,7 +103,8 @@ def test_links_on_peak_nodes_train_and_score_by_position(tiny_synth, tiny_pose_c
                 '--cfg-options', f'load_from={cklm}'] + opts,
                cwd=str(tmp_path), env=subprocess_env)
     assert 'loss_link_recon' in log and 'loss_conf_s1' not in log
-    out = run_tool(BENCHMARK, ['--model', f'peaks={CFG_PEAK_NODES}:{osp.join(work, "epoch_1.pth")}',
+    ckpt = osp.join(work, 'epoch_1.pth')
+    out = run_tool(BENCHMARK, ['--model', f'peaks={CFG_PEAK_NODES}:{ckpt}',
                                '--work-dir', tmp_path / 'bench', '--cfg-options'] + opts)
     assert 'Links (labels by name' in out and 'Links (labels by position' in out
     metrics = _metrics(osp.join(str(tmp_path / 'bench'), 'peaks'))

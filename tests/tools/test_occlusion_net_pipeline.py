@@ -1,7 +1,7 @@
 """Occlusion-Net end to end with the tools: stage 1 (keypoint model) -> stage 2 (graphs,
 direct and trifocal) -> occlusion_benchmark.py (tools/test.py --dump per model) ->
-plot_occlusion_curves.py on its dumps; and the
-VisPredictHead baseline config trains and is scored by the same metric."""
+plot_occlusion_curves.py on its dumps; and the VisPredictHead baseline config trains and
+is scored by the same metric."""
 import os.path as osp
 import subprocess
 import sys
@@ -23,13 +23,12 @@ def _run(args, env, cwd):
 
 
 @pytest.fixture(scope='module')
-def stage1_checkpoint(tiny_synth_mv, tiny_pose_cfg_options, tmp_path_factory):
-    import os
-    env = dict(os.environ, PYTHONPATH=REPO, OMP_NUM_THREADS='1')
+def stage1_checkpoint(tiny_synth_mv, tiny_pose_cfg_options, tmp_path_factory,
+                      subprocess_env):
     work = str(tmp_path_factory.mktemp('occ_stage1'))
     _run([osp.join(REPO, 'tools/train.py'), STAGE1, '--work-dir', work, '--cfg-options',
           'train_dataloader.dataset.ann_file=annotations/mv_train.json',
-          *tiny_pose_cfg_options(tiny_synth_mv)], env, work)
+          *tiny_pose_cfg_options(tiny_synth_mv)], subprocess_env, work)
     return osp.join(work, 'epoch_1.pth')
 
 
@@ -41,10 +40,8 @@ def bases(tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def stage2(stage1_checkpoint, tiny_synth_mv, tiny_pose_cfg_options, bases,
-           tmp_path_factory):
+           tmp_path_factory, subprocess_env):
     """Train stage 2 once per supervision mode; returns (log, checkpoint, cfg-options)."""
-    import os
-    env = dict(os.environ, PYTHONPATH=REPO, OMP_NUM_THREADS='1')
     runs = {}
 
     def run(supervision):
@@ -53,7 +50,7 @@ def stage2(stage1_checkpoint, tiny_synth_mv, tiny_pose_cfg_options, bases,
             opts = [*tiny_pose_cfg_options(tiny_synth_mv), f'load_from={stage1_checkpoint}',
                     f'model.supervision={supervision}', f'model.kgnn3d.shape_bases={bases}']
             out = _run([osp.join(REPO, 'tools/train.py'), STAGE2, '--work-dir', work,
-                        '--cfg-options', *opts], env, work)
+                        '--cfg-options', *opts], subprocess_env, work)
             runs[supervision] = (out, osp.join(work, 'epoch_1.pth'), opts)
         return runs[supervision]
     return run
