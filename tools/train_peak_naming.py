@@ -37,7 +37,7 @@ if ROOT not in sys.path:
 
 from kplink_mm.datasets.synth.categories import category_names, get_category  # noqa: E402
 from kplink_mm.evaluation.dump import pck_records_from_dump  # noqa: E402
-from kplink_mm.evaluation.functional.renaming import rename_record  # noqa: E402
+from kplink_mm.evaluation.functional.renaming import record_context, rename_record  # noqa: E402
 from kplink_mm.evaluation.metrics.category_pck import score_records  # noqa: E402
 from kplink_mm.models.utils.peak_set_naming import (PeakSetNamer, PeakSetNaming,  # noqa: E402
                                                     peak_set_inputs, peak_set_labels,
@@ -59,21 +59,31 @@ def load_records(path):
     return records
 
 
-def _mirror(spec, peaks, probs, labels):
-    """The target seen in a mirror: x negated, left/right keypoints swapped."""
+def _mirror_rect(rect):
+    """x1, y1, x2, y2 seen in the mirror x -> -x."""
+    x1, y1, x2, y2 = np.asarray(rect, np.float64).reshape(4)
+    return np.array([-x2, y1, -x1, y2])
+
+
+def _mirror(spec, peaks, probs, labels, context=None):
+    """The target seen in a mirror: x negated, left/right keypoints swapped (and the
+    box and image rectangle of ``context`` mirrored with it)."""
     perm = np.arange(len(spec.keypoint_names))
     for i, j in spec.flip_pairs:
         perm[i], perm[j] = j, i
     mirrored = labels.copy()
     mirrored[labels >= 0] = perm[labels[labels >= 0]]
-    return peaks * np.array([-1.0, 1.0]), probs[:, perm], mirrored
+    if context is not None:
+        context = {k: _mirror_rect(v) for k, v in context.items()}
+    return peaks * np.array([-1.0, 1.0]), probs[:, perm], mirrored, context
 
 
 def build_examples(records, categories, max_keypoints, radius, mirror=True,
-                   viewpoint_prior=None):
+                   viewpoint_prior=None, context_inputs=False):
     """Padded tensors (inputs, category, num_keypoints, padding, labels) of all targets
     that have at least one peak; ``viewpoint_prior``: a ViewpointNaming whose names
-    are inputs too."""
+    are inputs too; ``context_inputs``: the target's box and the image border are
+    inputs too (records need ``ori_shape``)."""
     index = {c: i for i, c in enumerate(categories)}
     items = []
     for r in records:
@@ -89,14 +99,16 @@ def build_examples(records, categories, max_keypoints, radius, mirror=True,
         box = max(bbox[2] - bbox[0], bbox[3] - bbox[1])
         labels = peak_set_labels(peaks, r['gt_keypoints'], np.asarray(r['states']) > 0,
                                  radius * box)
-        views = [(peaks, probs, labels)]
+        context = record_context(r) if context_inputs else None
+        views = [(peaks, probs, labels, context)]
         if mirror:
-            views.append(_mirror(spec, peaks, probs, labels))
-        for p, q, lab in views:
+            views.append(_mirror(spec, peaks, probs, labels, context))
+        for p, q, lab, ctx in views:
             lab = np.where(lab < 0, max_keypoints, lab)        # "no keypoint" slot
             prior = (viewpoint_prior_names(viewpoint_prior, p, scores, q, spec, box)
                      if viewpoint_prior is not None else None)
-            items.append((peak_set_inputs(p, scores, q, box, max_keypoints, prior),
+            items.append((peak_set_inputs(p, scores, q, box, max_keypoints, prior,
+                                          **(ctx or {})),
                           index[spec.name], n, lab))
     m = max(len(it[3]) for it in items)
     f = items[0][0].shape[1]
@@ -156,6 +168,9 @@ def parse_args(argv=None):
     p.add_argument('--viewpoint-prior', default=None,
                    help='ViewpointNaming arguments as JSON ("{}": defaults): its names '
                    'are namer inputs too')
+    p.add_argument('--context-inputs', action='store_true',
+                   help="the namer also reads where the peaks lie in the target's box and "
+                   'where the box lies in the image (truncation); dumps need ori_shape')
     p.add_argument('--dropout', type=float, default=0.0)
     p.add_argument('--holdout-every', type=int, default=0,
                    help='hold out every N-th training image (by img_id) and compare '
@@ -218,14 +233,19 @@ def main(argv=None):
             prior = ViewpointNaming(**prior_cfg)
         except (json.JSONDecodeError, TypeError, ValueError) as err:
             raise SystemExit(f'--viewpoint-prior {args.viewpoint_prior!r}: {err}')
-    examples = build_examples(records, categories, max_k, args.radius, not args.no_mirror,
-                              prior if prior_cfg is not None else None)
+    try:
+        examples = build_examples(records, categories, max_k, args.radius, not args.no_mirror,
+                                  prior if prior_cfg is not None else None,
+                                  args.context_inputs)
+    except ValueError as err:
+        raise SystemExit(f'{source}: {err}')
     named = int((examples[4] >= 0).sum() - (examples[4] == max_k).sum())
     print(f'{source}: {len(records)} targets, {len(examples[0])} training sets '
           f'(mirrored: {not args.no_mirror}), {named} labelled peaks')
     meta = dict(namer=dict(num_categories=len(categories), max_keypoints=max_k,
                            embed_dims=args.embed_dims, num_layers=args.num_layers,
-                           dropout=args.dropout, prior_inputs=prior_cfg is not None),
+                           dropout=args.dropout, prior_inputs=prior_cfg is not None,
+                           context_inputs=args.context_inputs),
                 categories=categories, viewpoint_prior=prior_cfg,
                 trained_on=dict(dump=source, dumps=list(args.train_dumps), targets=len(records),
                                 epochs=args.epochs, radius=args.radius,

@@ -113,23 +113,27 @@ def test_viewpoint_naming_online_equals_offline_renaming(tiny_synth, tiny_pose_c
         run_tool(EVAL_DUMP, [dump, '--naming', 'viewpoint', '--viewpoint', '{"sigma": 0}'])
 
     # The learned peak-set naming, trained on this dump's peaks: tools/test.py with the
-    # set config (same checkpoint) gives what eval_pck_dump.py --naming set gives.
-    namer = str(tmp_path / 'peak_naming.pth')
-    out = run_tool('tools/train_peak_naming.py',
-                   [dump, '--out', namer, '--epochs', '3', '--eval', dump])
-    assert 'peak-set naming: PCK' in out
-    set_work = str(tmp_path / 'test_set')
-    _run([osp.join(REPO, 'tools/test.py'), SET_CONFIG, osp.join(work, 'epoch_1.pth'),
-          '--work-dir', set_work, '--cfg-options'] + opts +
-         [f'model.head.peak_naming.checkpoint={namer}'], cwd=str(tmp_path), env=subprocess_env)
-    with open(glob.glob(osp.join(set_work, '*', '*.json'))[0]) as f:
-        online_set = json.load(f)
-    offline_set_json = str(tmp_path / 'offline_set.json')
-    run_tool(EVAL_DUMP, [dump, '--naming', 'set', '--peak-naming', namer, '--json',
-                         offline_set_json])
-    with open(offline_set_json) as f:
-        offline_set = json.load(f)
-    for key in ('PCK', 'OracleId', 'PCK_occluded'):
-        assert online_set[f'kplink/{key}'] == pytest.approx(offline_set[key], abs=1e-3)
+    # set config (same checkpoint) gives what eval_pck_dump.py --naming set gives; also
+    # for a namer with context inputs, which online reads the box and the image border
+    # mapped into the crop, and offline the dump's box and ori_shape.
+    for name, flags in (('peak_naming', []), ('context_naming', ['--context-inputs'])):
+        namer = str(tmp_path / f'{name}.pth')
+        out = run_tool('tools/train_peak_naming.py',
+                       [dump, '--out', namer, '--epochs', '3', '--eval', dump] + flags)
+        assert 'peak-set naming: PCK' in out
+        set_work = str(tmp_path / f'test_{name}')
+        _run([osp.join(REPO, 'tools/test.py'), SET_CONFIG, osp.join(work, 'epoch_1.pth'),
+              '--work-dir', set_work, '--cfg-options'] + opts +
+             [f'model.head.peak_naming.checkpoint={namer}'], cwd=str(tmp_path),
+             env=subprocess_env)
+        with open(glob.glob(osp.join(set_work, '*', '*.json'))[0]) as f:
+            online_set = json.load(f)
+        offline_set_json = str(tmp_path / f'offline_{name}.json')
+        run_tool(EVAL_DUMP, [dump, '--naming', 'set', '--peak-naming', namer, '--json',
+                             offline_set_json])
+        with open(offline_set_json) as f:
+            offline_set = json.load(f)
+        for key in ('PCK', 'OracleId', 'PCK_occluded'):
+            assert online_set[f'kplink/{key}'] == pytest.approx(offline_set[key], abs=1e-3)
     with pytest.raises(SystemExit, match='no.pth: not a peak-naming checkpoint'):
         run_tool(EVAL_DUMP, [dump, '--naming', 'set', '--peak-naming', tmp_path / 'no.pth'])

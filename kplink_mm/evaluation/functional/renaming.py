@@ -16,7 +16,22 @@ import numpy as np
 from ...datasets.synth.categories import get_category
 from .identification import identify_keypoints, slot_name_scores
 
-__all__ = ['rename_record']
+__all__ = ['rename_record', 'record_context']
+
+
+def record_context(record: dict) -> dict:
+    """The target's box and the image rectangle (x1, y1, x2, y2, image pixels) of a
+    dumped record: what a peak namer with context inputs reads. Raises ``ValueError``
+    naming the record when it has no ``ori_shape`` (a dump without it in the data
+    samples' meta keys)."""
+    shape = record.get('ori_shape')
+    if shape is None or len(shape) < 2:
+        raise ValueError(f"record of image {record.get('img_id')!r} has no ori_shape (h, w): "
+                         'a peak namer with context inputs needs the image size; dump '
+                         "with 'ori_shape' in PackPoseInputs' meta_keys")
+    h, w = float(shape[0]), float(shape[1])
+    return dict(box=np.asarray(record['bbox'], np.float64).reshape(4),
+                image_rect=np.array([0.0, 0.0, w, h]))
 
 
 def rename_record(record: dict, naming: Union[str, object], score_thr: float = 0.0) -> dict:
@@ -57,8 +72,10 @@ def rename_record(record: dict, naming: Union[str, object], score_thr: float = 0
             if not box_size > 0:
                 raise ValueError(f"record of image {record.get('img_id')!r}: bbox "
                                  f'{bbox.tolist()} has no size to scale the naming by')
+            extra = ({'context': record_context(record)}
+                     if getattr(naming, 'needs_context', False) else {})
             features, name_probs = naming.name_features(
-                peaks, scores, probs, spec, box_size, features, return_probs=True)
+                peaks, scores, probs, spec, box_size, features, return_probs=True, **extra)
     kpts, kscores, chosen = identify_keypoints(peaks, scores, features, canonical, score_thr)
     out = dict(record)
     out['pred_keypoints'], out['pred_scores'] = kpts, kscores

@@ -69,6 +69,8 @@ def record_from_sample(sample: dict, slices: Dict[str, tuple]) -> dict:
             record['peak_features'] = _np(pred['peak_features'])[0]
         if 'peak_probs' in pred:  # classification identity: p(keypoint | peak)
             record['peak_probs'] = _np(pred['peak_probs'])[0]
+    if sample.get('ori_shape') is not None:   # (h, w): where the image border is
+        record['ori_shape'] = tuple(int(v) for v in np.asarray(sample['ori_shape']).reshape(-1)[:2])
     record['img_id'] = sample.get('img_id', sample.get('img_path'))
     return record
 

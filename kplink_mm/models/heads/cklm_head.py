@@ -105,6 +105,34 @@ def _box_size_in_input(sample) -> float:
     return float(input_size.max()) / 1.25
 
 
+def _naming_context_in_input(sample) -> dict:
+    """The target's box and the whole image as x1, y1, x2, y2 in input-crop pixels
+    (where peaks are decoded): what a peak namer with context inputs reads. Top-down
+    crops are unrotated at test time, so image -> crop is a scale and a shift."""
+    meta = sample.metainfo
+    missing = [k for k in ('input_size', 'input_center', 'input_scale', 'ori_shape')
+               if meta.get(k) is None]
+    gt = getattr(sample, 'gt_instances', None)
+    bboxes = getattr(gt, 'bboxes', None) if gt is not None else None
+    if bboxes is None or not len(bboxes):
+        missing.append('gt_instances.bboxes')
+    if missing:
+        raise KeyError(f'a peak namer with context inputs needs {missing} in the data '
+                       "sample (PackPoseInputs meta_keys; the target's box)")
+    size = np.asarray(meta['input_size'], np.float64).reshape(-1)[:2]
+    center = np.asarray(meta['input_center'], np.float64).reshape(-1)[:2]
+    scale = np.asarray(meta['input_scale'], np.float64).reshape(-1)[:2]
+    ratio = size / np.maximum(scale, 1e-9)
+
+    def to_input(rect):
+        rect = np.asarray(rect, np.float64).reshape(2, 2)
+        return ((rect - center) * ratio + size / 2).reshape(4)
+
+    h, w = np.asarray(meta['ori_shape']).reshape(-1)[:2]
+    box = np.asarray(bboxes, np.float64).reshape(-1, 4)[0]
+    return dict(box=to_input(box), image_rect=to_input([0.0, 0.0, float(w), float(h)]))
+
+
 def _coordinate_maps(x: torch.Tensor) -> torch.Tensor:
     """(B, 2, H, W) pixel centres normalised to [-1, 1] (x first)."""
     B, _, H, W = x.shape
@@ -555,10 +583,12 @@ class CKLMHead(BaseHead):
                 elif self.identity_feature in ('viewpoint', 'set'):
                     naming = (self.viewpoint_naming if self.identity_feature == 'viewpoint'
                               else self.peak_naming)
+                    context = ({'context': _naming_context_in_input(sample)}
+                               if getattr(naming, 'needs_context', False) else {})
                     feats[0, :m], name_probs = naming.name_features(
                         peaks[0, :m], scores[0, :m], name_probs,
                         self._sample_category(sample), _box_size_in_input(sample),
-                        feats[0, :m], return_probs=True)
+                        feats[0, :m], return_probs=True, **context)
             keypoints = np.zeros((1, self.num_union, 2), np.float32)
             kp_scores = np.zeros((1, self.num_union), np.float32)
             cat_id = sample.metainfo.get('category_id')

@@ -17,9 +17,15 @@ With ``viewpoint_prior`` the namer also reads, per peak, the name the
 viewpoint-consistent naming (:class:`ViewpointNaming`) gives it: the rigid-shape prior
 for free, which a few hundred targets per category are too few to learn.
 
+With ``context_inputs`` the namer also reads where the peaks lie in the target's box
+and where the box lies in the image. The centroid of the peaks moves with the
+keypoints that are missing, and a truncated target's box touches the image border
+on the side where its keypoints are missing (kplink-synth boxes are the visible
+pixels' box), which tells which names are free to take.
+
 Inputs are invariant to the crop's scale and shift (positions are relative to the
-score-weighted centroid, divided by the box size), so online (crop pixels) and
-offline (image pixels of a dump) namings agree.
+score-weighted centroid or the box, divided by the box size), so online (crop
+pixels) and offline (image pixels of a dump) namings agree.
 """
 from typing import Dict, Optional, Sequence, Tuple
 
@@ -32,18 +38,49 @@ from scipy.optimize import linear_sum_assignment
 from ...datasets.synth.categories import category_names, get_category
 from .viewpoint_naming import ViewpointNaming
 
-__all__ = ['PeakSetNamer', 'PeakSetNaming', 'peak_set_inputs', 'peak_set_labels']
+__all__ = ['PeakSetNamer', 'PeakSetNaming', 'peak_set_inputs', 'peak_set_labels',
+           'CONTEXT_DIMS']
 
 _EPS = 1e-6
+# peak in box (2), box shape (2), box margins to the image border (4), peak margins (4)
+CONTEXT_DIMS = 12
+
+
+def _context_features(peaks: np.ndarray, box, image_rect, box_size: float) -> np.ndarray:
+    """(M, CONTEXT_DIMS): each peak relative to the box centre; the box's width and
+    height; the box's and the peak's distances to the four image borders (left, right,
+    top, bottom), all in box units, distances clipped to [0, 1] (far is far)."""
+    box = np.asarray(box, np.float64).reshape(4)
+    rect = np.asarray(image_rect, np.float64).reshape(4)
+    if not (box[2] >= box[0] and box[3] >= box[1]):
+        raise ValueError(f'box must be x1, y1, x2, y2 with x2 >= x1, y2 >= y1, got '
+                         f'{box.tolist()}')
+    if not (rect[2] > rect[0] and rect[3] > rect[1]):
+        raise ValueError(f'image_rect must be x1, y1, x2, y2 of a non-empty image, got '
+                         f'{rect.tolist()}')
+    m = len(peaks)
+    out = np.zeros((m, CONTEXT_DIMS), np.float32)
+    out[:, 0:2] = (peaks - (box[:2] + box[2:]) / 2) / box_size
+    out[:, 2:4] = (box[2:] - box[:2]) / box_size
+
+    def margins(x1, y1, x2, y2):
+        return np.clip(np.stack([x1 - rect[0], rect[2] - x2, y1 - rect[1], rect[3] - y2],
+                                -1) / box_size, 0.0, 1.0)
+
+    out[:, 4:8] = margins(*box)
+    out[:, 8:12] = margins(peaks[:, 0], peaks[:, 1], peaks[:, 0], peaks[:, 1])
+    return out
 
 
 def peak_set_inputs(peaks: np.ndarray, scores: np.ndarray, probs: np.ndarray,
                     box_size: float, max_keypoints: int,
-                    prior_names: Optional[np.ndarray] = None) -> np.ndarray:
-    """Per-peak input features (M, 3 + 2K [+ K]): relative x, y (score-weighted
-    centroid, box units), score, p(keypoint | peak) and its log, padded to
-    ``max_keypoints``; with ``prior_names`` ((M, ) keypoint index or -1) also their
-    one-hot."""
+                    prior_names: Optional[np.ndarray] = None, box=None,
+                    image_rect=None) -> np.ndarray:
+    """Per-peak input features (M, 3 + 2K [+ K] [+ CONTEXT_DIMS]): relative x, y
+    (score-weighted centroid, box units), score, p(keypoint | peak) and its log, padded
+    to ``max_keypoints``; with ``prior_names`` ((M, ) keypoint index or -1) also their
+    one-hot; with ``box`` and ``image_rect`` (x1, y1, x2, y2 of the target's box and of
+    the whole image, in the peaks' pixels) also the context features."""
     peaks = np.asarray(peaks, np.float64).reshape(-1, 2)
     scores = np.asarray(scores, np.float64).reshape(-1)
     probs = np.asarray(probs, np.float64)
@@ -54,8 +91,11 @@ def peak_set_inputs(peaks: np.ndarray, scores: np.ndarray, probs: np.ndarray,
         raise ValueError(f'box_size must be > 0, got {box_size!r}')
     w = np.clip(scores, _EPS, None)
     center = (w[:, None] * peaks).sum(0) / w.sum() if m else np.zeros(2)
+    if (box is None) != (image_rect is None):
+        raise ValueError('the context features need both box and image_rect')
     extra = max_keypoints if prior_names is not None else 0
-    feats = np.zeros((m, 3 + 2 * max_keypoints + extra), np.float32)
+    context = CONTEXT_DIMS if box is not None else 0
+    feats = np.zeros((m, 3 + 2 * max_keypoints + extra + context), np.float32)
     feats[:, 0:2] = (peaks - center) / box_size
     feats[:, 2] = scores
     feats[:, 3:3 + n] = probs
@@ -66,6 +106,9 @@ def peak_set_inputs(peaks: np.ndarray, scores: np.ndarray, probs: np.ndarray,
         prior_names = np.asarray(prior_names).reshape(-1)
         named = np.nonzero(prior_names >= 0)[0]
         feats[named, 3 + 2 * max_keypoints + prior_names[named]] = 1.0
+    if box is not None:
+        feats[:, feats.shape[1] - context:] = _context_features(peaks, box, image_rect,
+                                                                box_size)
     return feats
 
 
@@ -101,11 +144,12 @@ class PeakSetNamer(nn.Module):
 
     def __init__(self, num_categories: int, max_keypoints: int, embed_dims: int = 64,
                  num_layers: int = 2, num_heads: int = 4, dropout: float = 0.0,
-                 prior_inputs: bool = False):
+                 prior_inputs: bool = False, context_inputs: bool = False):
         super().__init__()
         self.num_categories, self.max_keypoints = num_categories, max_keypoints
-        self.prior_inputs = prior_inputs
-        in_dims = 3 + 2 * max_keypoints + (max_keypoints if prior_inputs else 0)
+        self.prior_inputs, self.context_inputs = prior_inputs, context_inputs
+        in_dims = (3 + 2 * max_keypoints + (max_keypoints if prior_inputs else 0)
+                   + (CONTEXT_DIMS if context_inputs else 0))
         self.embed = nn.Sequential(nn.Linear(in_dims, embed_dims), nn.ReLU(),
                                    nn.Linear(embed_dims, embed_dims))
         self.category_embed = nn.Embedding(num_categories, embed_dims)
@@ -132,7 +176,8 @@ class PeakSetNaming:
     Same contract as :class:`ViewpointNaming`: ``name_features(peaks, scores, probs,
     spec, box_size, features)`` returns the peaks' canonical features after naming, for
     the head and for the offline re-naming of dumps. A peak whose best match is "no
-    keypoint" keeps its row of ``features``.
+    keypoint" keeps its row of ``features``. A namer with context inputs
+    (``needs_context``) also takes ``context=dict(box=..., image_rect=...)``.
 
     Args:
         checkpoint: a file written by ``tools/train_peak_naming.py`` (``{'meta':
@@ -178,29 +223,47 @@ class PeakSetNaming:
                              f'({self.categories})')
         return self._index[name]
 
+    @property
+    def needs_context(self) -> bool:
+        """Whether naming needs ``context=dict(box=..., image_rect=...)``."""
+        return self.namer.context_inputs
+
+    def _context(self, context: Optional[dict]) -> dict:
+        if not self.needs_context:
+            return {}
+        if context is None or context.get('box') is None or context.get('image_rect') is None:
+            raise ValueError('this peak namer was trained with context inputs: naming needs '
+                             "context=dict(box=..., image_rect=...) (the target's box and "
+                             'the image, in the peaks\' pixels)')
+        return dict(box=context['box'], image_rect=context['image_rect'])
+
     @torch.no_grad()
-    def log_probs(self, peaks, scores, probs, category: str, box_size: float) -> np.ndarray:
-        """(M, n + 1) log p(keypoint | peak set), last column "no keypoint"."""
+    def log_probs(self, peaks, scores, probs, category: str, box_size: float,
+                  context: Optional[dict] = None) -> np.ndarray:
+        """(M, n + 1) log p(keypoint | peak set), last column "no keypoint".
+        ``context``: the target's ``box`` and the ``image_rect`` (x1, y1, x2, y2, in the
+        peaks' pixels), for a namer with context inputs."""
         n = np.asarray(probs).shape[1]
         index = self.category_index(category)
         prior = (viewpoint_prior_names(self.viewpoint_prior, peaks, scores, probs,
                                        get_category(category), box_size)
                  if self.viewpoint_prior is not None else None)
         feats = peak_set_inputs(peaks, scores, probs, box_size, self.namer.max_keypoints,
-                                prior)
+                                prior, **self._context(context))
         logits = self.namer(torch.from_numpy(feats)[None],
                             torch.tensor([index]),
                             torch.tensor([n]), torch.zeros(1, len(feats), dtype=torch.bool))[0]
         logp = F.log_softmax(logits, dim=-1).numpy()
         return np.concatenate([logp[:, :n], logp[:, -1:]], axis=1)
 
-    def _name(self, peaks, scores, probs, category: str, box_size: float):
+    def _name(self, peaks, scores, probs, category: str, box_size: float,
+              context: Optional[dict] = None):
         """(rows, cols) of the one-to-one names and the (M, n + 1) log-probabilities
         they were chosen from."""
         m, n = np.asarray(probs).shape
         if m == 0:
             return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, n + 1))
-        logp = self.log_probs(peaks, scores, probs, category, box_size)
+        logp = self.log_probs(peaks, scores, probs, category, box_size, context)
         # n keypoint columns, then one "no keypoint" column per peak
         cost = np.full((m, n + m), 1e9)
         cost[:, :n] = -logp[:, :n]
@@ -209,22 +272,22 @@ class PeakSetNaming:
         keep = cols < n
         return rows[keep], cols[keep], logp
 
-    def __call__(self, peaks, scores, probs, category: str,
-                 box_size: float) -> Tuple[np.ndarray, np.ndarray]:
+    def __call__(self, peaks, scores, probs, category: str, box_size: float,
+                 context: Optional[dict] = None) -> Tuple[np.ndarray, np.ndarray]:
         """One-to-one names: (rows, cols) of the named peaks (peaks matched to "no
         keypoint" are left out)."""
-        rows, cols, _ = self._name(peaks, scores, probs, category, box_size)
+        rows, cols, _ = self._name(peaks, scores, probs, category, box_size, context)
         return rows, cols
 
     def name_features(self, peaks: np.ndarray, scores: np.ndarray, probs: np.ndarray,
                       spec, box_size: float, features: np.ndarray,
-                      return_probs: bool = False):
+                      return_probs: bool = False, context: Optional[dict] = None):
         """The peaks' canonical features after naming; with ``return_probs`` also
         (M, n) p(keypoint | peak set), the namer's confidence in each name (what
         ``keypoint_name_scores`` reports and LIS may weigh)."""
         out = np.array(features, dtype=np.float32, copy=True)
         spec = get_category(spec)
-        rows, cols, logp = self._name(peaks, scores, probs, spec.name, box_size)
+        rows, cols, logp = self._name(peaks, scores, probs, spec.name, box_size, context)
         out[rows] = spec.canonical_keypoints()[cols]
         if not return_probs:
             return out

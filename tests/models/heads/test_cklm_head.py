@@ -400,3 +400,23 @@ def test_box_size_in_input_pixels():
     assert _box_size_in_input(s) == pytest.approx(100 * 64 / 200)
     with pytest.raises(KeyError, match='input_size'):
         _box_size_in_input(PoseDataSample(metainfo=dict(category_id=1)))
+
+
+def test_naming_context_maps_the_box_and_the_image_into_the_crop():
+    """A crop of 200 x 100 image pixels centred at (60, 45) resized to 64 x 32: image
+    point (x, y) lands at ((x - 60) * 0.32 + 32, (y - 45) * 0.32 + 16)."""
+    from mmengine.structures import InstanceData
+    from kplink_mm.models.heads.cklm_head import _naming_context_in_input
+    s = PoseDataSample(metainfo=dict(input_size=(64, 32), input_center=np.array([60.0, 45.0]),
+                                     input_scale=np.array([200.0, 100.0]),
+                                     ori_shape=(120, 160)))
+    with pytest.raises(KeyError, match=r"\['gt_instances.bboxes'\]"):
+        _naming_context_in_input(s)
+    s.gt_instances = InstanceData(bboxes=np.array([[0.0, 20.0, 110.0, 70.0]]))
+    ctx = _naming_context_in_input(s)
+    np.testing.assert_allclose(ctx['box'], [12.8, 8.0, 48.0, 24.0])
+    np.testing.assert_allclose(ctx['image_rect'], [12.8, 1.6, 64.0, 40.0])
+    with pytest.raises(KeyError, match=r"\['input_center', 'ori_shape'\]"):
+        _naming_context_in_input(PoseDataSample(metainfo=dict(
+            input_size=(64, 32), input_scale=np.array([200.0, 100.0])),
+            gt_instances=InstanceData(bboxes=np.zeros((1, 4)))))

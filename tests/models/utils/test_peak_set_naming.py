@@ -221,3 +221,83 @@ def test_tool_pools_several_training_dumps_and_keeps_their_images_apart(tmp_path
     assert not held_keys & {(r['_dump'], r['img_id']) for r in fit}
     # an image id held out in one dump stays in the fit set of the other
     assert {r['img_id'] for r in held} & {r['img_id'] for r in fit}
+
+
+def test_context_inputs_place_the_peaks_in_the_box_and_the_box_in_the_image():
+    """Context features: invariant to the crop's scale and shift, as the rest; a box
+    that touches the image border has margin 0 on that side; a mirrored target
+    (peaks, box and image mirrored together, as the training tool's copies) reads
+    the same with x negated and left/right margins swapped."""
+    from kplink_mm.models.utils.peak_set_naming import CONTEXT_DIMS
+    rng = np.random.default_rng(1)
+    peaks, scores = rng.uniform(10, 90, (5, 2)), rng.uniform(0.1, 1, 5)
+    probs = rng.dirichlet(np.ones(7), 5)
+    box, rect = np.array([0.0, 10.0, 100.0, 90.0]), np.array([0.0, 0.0, 256.0, 256.0])
+    a = peak_set_inputs(peaks, scores, probs, 100.0, MAX_K, box=box, image_rect=rect)
+    assert a.shape == (5, 3 + 2 * MAX_K + CONTEXT_DIMS)
+    np.testing.assert_allclose(a[:, :3 + 2 * MAX_K],
+                               peak_set_inputs(peaks, scores, probs, 100.0, MAX_K))
+    ctx = a[:, -CONTEXT_DIMS:]
+    np.testing.assert_allclose(ctx[:, 0:2], (peaks - [50.0, 50.0]) / 100.0, atol=1e-6)
+    np.testing.assert_allclose(ctx[0, 2:4], [1.0, 0.8])
+    # box margins (left, right, top, bottom): touches the left border; 156 px is "far"
+    np.testing.assert_allclose(ctx[0, 4:8], [0.0, 1.0, 0.1, 1.0], atol=1e-6)
+    np.testing.assert_allclose(ctx[:, 8], np.clip(peaks[:, 0] / 100.0, 0, 1), atol=1e-6)
+
+    def crop(x):      # image -> a crop 3x larger, shifted
+        return 3.0 * np.asarray(x).reshape(-1, 2) + np.array([40.0, -7.0])
+
+    b = peak_set_inputs(crop(peaks), scores, probs, 300.0, MAX_K,
+                        box=crop(box).reshape(4), image_rect=crop(rect).reshape(4))
+    np.testing.assert_allclose(a, b, atol=1e-5)
+
+    mirror = TOOL['_mirror_rect']
+    m = peak_set_inputs(peaks * [-1.0, 1.0], scores, probs, 100.0, MAX_K,
+                        box=mirror(box), image_rect=mirror(rect))[:, -CONTEXT_DIMS:]
+    np.testing.assert_allclose(m[:, 0], -ctx[:, 0], atol=1e-6)
+    np.testing.assert_allclose(m[:, [4, 5, 8, 9]], ctx[:, [5, 4, 9, 8]], atol=1e-6)
+    np.testing.assert_allclose(m[:, [1, 2, 3, 6, 7, 10, 11]],
+                               ctx[:, [1, 2, 3, 6, 7, 10, 11]], atol=1e-6)
+    with pytest.raises(ValueError, match='both box and image_rect'):
+        peak_set_inputs(peaks, scores, probs, 100.0, MAX_K, box=box)
+    with pytest.raises(ValueError, match=r'box must be x1, y1, x2, y2.*\[100.0, 10.0, 0.0'):
+        peak_set_inputs(peaks, scores, probs, 100.0, MAX_K, box=box[[2, 1, 0, 3]],
+                        image_rect=rect)
+    with pytest.raises(ValueError, match='image_rect must be'):
+        peak_set_inputs(peaks, scores, probs, 100.0, MAX_K, box=box, image_rect=np.zeros(4))
+
+
+def test_tool_trains_a_namer_with_context_inputs_and_renaming_reads_the_image_size(
+        tmp_path, monkeypatch):
+    """--context-inputs end to end on a tiny dump: the checkpoint's namer reads the
+    context, re-naming a record uses its box and ori_shape, and a record without
+    ori_shape is refused by name (in the tool and in the re-naming)."""
+    records = _confused_car_records(np.arange(0, 360, 30))
+    for r in records:
+        r['ori_shape'] = (256, 256)
+    monkeypatch.setitem(TOOL['main'].__globals__, 'load_records',
+                        lambda path: [dict(r) for r in records])
+    ckpt = str(tmp_path / 'context_namer.pth')
+    results = TOOL['main'](['dump.pkl', '--out', ckpt, '--epochs', '60', '--embed-dims', '32',
+                            '--batch-size', '8', '--lr', '3e-3', '--context-inputs',
+                            '--eval', 'dump.pkl'])
+    naming = PeakSetNaming(checkpoint=ckpt)
+    assert naming.needs_context and naming.namer.context_inputs
+    assert results['dump.pkl']['PCK'] > 0.85, results
+    # the context is read: another image size changes the namer's probabilities
+    r = records[0]
+    real = r['peak_scores'] > 0
+    args = (r['peaks'][real], r['peak_scores'][real], r['peak_probs'][real], 'car', 50.0)
+    near = naming.log_probs(*args, context=dict(box=r['bbox'], image_rect=[0, 0, 256, 256]))
+    cut = naming.log_probs(*args, context=dict(box=r['bbox'],
+                                               image_rect=r['bbox'] + [0, 0, 0, 1e-3]))
+    assert not np.allclose(near, cut)
+    with pytest.raises(ValueError, match='trained with context inputs'):
+        naming.log_probs(*args)
+    bare = dict(records[0])
+    del bare['ori_shape']
+    with pytest.raises(ValueError, match="record of image 0 has no ori_shape"):
+        rename_record(bare, naming)
+    monkeypatch.setitem(TOOL['main'].__globals__, 'load_records', lambda path: [bare])
+    with pytest.raises(SystemExit, match='dump.pkl: record of image 0 has no ori_shape'):
+        TOOL['main'](['dump.pkl', '--out', ckpt, '--epochs', '1', '--context-inputs'])
