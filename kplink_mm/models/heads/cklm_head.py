@@ -84,6 +84,16 @@ class CKLMStage(nn.Module):
         return self.predict(h), decoded
 
 
+def _sample_box(sample) -> Optional[np.ndarray]:
+    """The target's box (x1, y1, x2, y2, image pixels) from ``gt_instances.bboxes``, or
+    None when the sample has none."""
+    gt = getattr(sample, 'gt_instances', None)
+    bboxes = getattr(gt, 'bboxes', None) if gt is not None else None
+    if bboxes is None or not len(bboxes):
+        return None
+    return np.asarray(bboxes, np.float64).reshape(-1, 4)[0]
+
+
 def _box_size_in_input(sample) -> float:
     """The target box's larger side in input-crop pixels (where peaks are decoded):
     the box from ``gt_instances.bboxes`` scaled by ``input_size / input_scale``; without
@@ -93,10 +103,8 @@ def _box_size_in_input(sample) -> float:
         raise KeyError("identity_feature='viewpoint' / 'set' needs the crop's 'input_size' "
                        "in the data sample's metainfo (PackPoseInputs meta_keys)")
     input_size = np.asarray(meta['input_size'], np.float64).reshape(-1)
-    gt = getattr(sample, 'gt_instances', None)
-    bboxes = getattr(gt, 'bboxes', None) if gt is not None else None
-    if bboxes is not None and len(bboxes) and meta.get('input_scale') is not None:
-        box = np.asarray(bboxes, np.float64).reshape(-1, 4)[0]
+    box = _sample_box(sample)
+    if box is not None and meta.get('input_scale') is not None:
         scale = np.asarray(meta['input_scale'], np.float64).reshape(-1)[:2]
         ratio = input_size[:2] / np.maximum(scale, 1e-9)
         side = max((box[2] - box[0]) * ratio[0], (box[3] - box[1]) * ratio[1])
@@ -112,9 +120,8 @@ def _naming_context_in_input(sample) -> dict:
     meta = sample.metainfo
     missing = [k for k in ('input_size', 'input_center', 'input_scale', 'ori_shape')
                if meta.get(k) is None]
-    gt = getattr(sample, 'gt_instances', None)
-    bboxes = getattr(gt, 'bboxes', None) if gt is not None else None
-    if bboxes is None or not len(bboxes):
+    box = _sample_box(sample)
+    if box is None:
         missing.append('gt_instances.bboxes')
     if missing:
         raise KeyError(f'a peak namer with context inputs needs {missing} in the data '
@@ -129,7 +136,6 @@ def _naming_context_in_input(sample) -> dict:
         return ((rect - center) * ratio + size / 2).reshape(4)
 
     h, w = np.asarray(meta['ori_shape']).reshape(-1)[:2]
-    box = np.asarray(bboxes, np.float64).reshape(-1, 4)[0]
     return dict(box=to_input(box), image_rect=to_input([0.0, 0.0, float(w), float(h)]))
 
 
