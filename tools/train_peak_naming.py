@@ -175,6 +175,10 @@ def parse_args(argv=None):
     p.add_argument('--holdout-every', type=int, default=0,
                    help='hold out every N-th training image (by img_id) and compare '
                    'the namings on them (0: train on all)')
+    p.add_argument('--no-keypoint-penalty', nargs='+', type=float, default=[0.0],
+                   metavar='P', help='score the held-out and --eval namings with '
+                   'PeakSetNaming(no_keypoint_penalty=P), one row per P: choose P here, '
+                   'on held-out training images, then set it in the config')
     p.add_argument('--seed', type=int, default=0)
     return p.parse_args(argv)
 
@@ -256,24 +260,34 @@ def main(argv=None):
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     torch.save(dict(meta=meta, state_dict=namer.state_dict()), args.out)
     print(f'wrote {args.out}')
-    naming = PeakSetNaming(checkpoint=args.out)
+    penalties = args.no_keypoint_penalty
+    if not all(np.isfinite(penalties)):
+        raise SystemExit(f'--no-keypoint-penalty: expected finite numbers, got {penalties}')
+    namings = {(f'set (this namer) p{p:g}' if penalties != [0.0] else 'set (this namer)'):
+               PeakSetNaming(checkpoint=args.out, no_keypoint_penalty=p) for p in penalties}
     results = {}
     if held:
         print(f'held out: every {args.holdout_every}-th image of {source}')
         print(f"{'naming':<24} {'PCK':>6} {'occluded':>9} {'OracleId':>9} {'targets':>8}")
-        for name, row_naming in (('assignment', 'assignment'), ('viewpoint', ViewpointNaming()),
-                                 ('set (this namer)', naming)):
+        rows = [('assignment', 'assignment'), ('viewpoint', ViewpointNaming())]
+        for name, row_naming in rows + list(namings.items()):
             metrics = score_records([rename_record(r, row_naming) for r in held])[0]
             print(_row(name, metrics, len(held)))
+            if row_naming in namings.values():
+                results.setdefault('holdout_by_penalty', {})[row_naming.no_keypoint_penalty] = metrics
         results['holdout'] = metrics          # the last row: this namer
     for path in args.eval:
-        renamed = [rename_record(r, naming) for r in load_records(path)]
-        metrics, _, _ = score_records(renamed)
-        # a split without occluded keypoints has no occluded PCK
-        occluded = 100 * metrics.get('PCK_occluded', float('nan'))
-        print(f"{path}, peak-set naming: PCK {100 * metrics['PCK']:.1f}, occluded "
-              f"{occluded:.1f}, OracleId {100 * metrics['OracleId']:.1f} "
-              '(per category: tools/analysis/eval_pck_dump.py --naming set)')
+        records = load_records(path)
+        for name, naming in namings.items():
+            metrics, _, _ = score_records([rename_record(r, naming) for r in records])
+            # a split without occluded keypoints has no occluded PCK
+            occluded = 100 * metrics.get('PCK_occluded', float('nan'))
+            suffix = name[len('set (this namer)'):]
+            print(f"{path}, peak-set naming{suffix}: PCK {100 * metrics['PCK']:.1f}, "
+                  f"occluded {occluded:.1f}, OracleId {100 * metrics['OracleId']:.1f} "
+                  '(per category: tools/analysis/eval_pck_dump.py --naming set)')
+            results.setdefault('by_penalty', {}).setdefault(path, {})[
+                naming.no_keypoint_penalty] = metrics
         results[path] = metrics
     return results
 

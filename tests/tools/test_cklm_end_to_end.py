@@ -115,8 +115,10 @@ def test_viewpoint_naming_online_equals_offline_renaming(tiny_synth, tiny_pose_c
     # The learned peak-set naming, trained on this dump's peaks: tools/test.py with the
     # set config (same checkpoint) gives what eval_pck_dump.py --naming set gives; also
     # for a namer with context inputs, which online reads the box and the image border
-    # mapped into the crop, and offline the dump's box and ori_shape.
-    for name, flags in (('peak_naming', []), ('context_naming', ['--context-inputs'])):
+    # mapped into the crop, and offline the dump's box and ori_shape; and with a
+    # "no keypoint" penalty set in the config online and on the command line offline.
+    for name, flags, penalty in (('peak_naming', [], 0.0),
+                                 ('context_naming', ['--context-inputs'], 2.0)):
         namer = str(tmp_path / f'{name}.pth')
         out = run_tool('tools/train_peak_naming.py',
                        [dump, '--out', namer, '--epochs', '3', '--eval', dump] + flags)
@@ -124,13 +126,14 @@ def test_viewpoint_naming_online_equals_offline_renaming(tiny_synth, tiny_pose_c
         set_work = str(tmp_path / f'test_{name}')
         _run([osp.join(REPO, 'tools/test.py'), SET_CONFIG, osp.join(work, 'epoch_1.pth'),
               '--work-dir', set_work, '--cfg-options'] + opts +
-             [f'model.head.peak_naming.checkpoint={namer}'], cwd=str(tmp_path),
+             [f'model.head.peak_naming.checkpoint={namer}',
+              f'model.head.peak_naming.no_keypoint_penalty={penalty}'], cwd=str(tmp_path),
              env=subprocess_env)
         with open(glob.glob(osp.join(set_work, '*', '*.json'))[0]) as f:
             online_set = json.load(f)
         offline_set_json = str(tmp_path / f'offline_{name}.json')
         run_tool(EVAL_DUMP, [dump, '--naming', 'set', '--peak-naming', namer, '--json',
-                             offline_set_json])
+                             offline_set_json, '--no-keypoint-penalty', str(penalty)])
         with open(offline_set_json) as f:
             offline_set = json.load(f)
         for key in ('PCK', 'OracleId', 'PCK_occluded'):

@@ -91,16 +91,22 @@ def test_several_labelled_namers_are_rows_side_by_side(tmp_path, monkeypatch):
     tool = runpy.run_path(TOOL)
     loaded = []
 
-    def fake_naming(checkpoint):
-        loaded.append(checkpoint)
+    def fake_naming(checkpoint, no_keypoint_penalty=0.0):
+        loaded.append((checkpoint, no_keypoint_penalty))
         return 'assignment' if checkpoint == 'a.pth' else 'dump'
 
     monkeypatch.setitem(tool['naming_from_args'].__globals__, 'PeakSetNaming', fake_naming)
     results = tool['main']([dump, '--naming', 'assignment', 'set',
                             '--peak-naming', 'small=a.pth', 'large=b.pth'])
     assert list(results) == ['assignment', 'set small', 'set large']
-    assert loaded == ['a.pth', 'b.pth']
+    assert loaded == [('a.pth', 0.0), ('b.pth', 0.0)]
     assert results['set small'] == results['assignment']
+    # several "no keypoint" penalties: one row per checkpoint and penalty
+    loaded.clear()
+    results = tool['main']([dump, '--naming', 'set', '--peak-naming', 'a.pth',
+                            '--no-keypoint-penalty', '0', '2'])
+    assert list(results) == ['set p0', 'set p2']
+    assert loaded == [('a.pth', 0.0), ('a.pth', 2.0)]
     assert tool['peak_naming_rows'](['x.pth']) == {'set': 'x.pth'}
     with pytest.raises(SystemExit, match="row 'set' is given twice"):
         tool['peak_naming_rows'](['x.pth', 'y.pth'])

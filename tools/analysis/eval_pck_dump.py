@@ -92,6 +92,8 @@ def main(argv=None):
                         help='ViewpointNaming arguments as JSON (with --naming viewpoint)')
     parser.add_argument('--peak-naming', default=None,
                         help='tools/train_peak_naming.py checkpoint (with --naming set)')
+    parser.add_argument('--no-keypoint-penalty', type=float, default=0.0,
+                        help='PeakSetNaming(no_keypoint_penalty=...) (with --naming set)')
     parser.add_argument('--claims', action='store_true',
                         help='count the peaks two overlapping crops both named, and '
                         'which signal picks their owner (names before any LIS)')
@@ -104,6 +106,8 @@ def main(argv=None):
         parser.error('--viewpoint needs --naming viewpoint')
     if (args.peak_naming is not None) != (args.naming == 'set'):
         parser.error('--naming set and --peak-naming go together')
+    if args.no_keypoint_penalty != 0.0 and args.naming != 'set':
+        parser.error('--no-keypoint-penalty needs --naming set')
     if not (math.isfinite(args.merge_radius) and args.merge_radius >= 0):
         parser.error(f'--merge-radius: expected a finite number >= 0, got {args.merge_radius}')
     assigner = None
@@ -117,7 +121,8 @@ def main(argv=None):
     except ValueError as err:
         raise SystemExit(str(err))
     if args.naming is not None:
-        naming = naming_from_args(args.naming, args.viewpoint or '{}', args.peak_naming)
+        naming = naming_from_args(args.naming, args.viewpoint or '{}', args.peak_naming,
+                                  args.no_keypoint_penalty)
         try:
             records = [rename_record(r, naming) for r in records]
         except ValueError as err:

@@ -48,6 +48,9 @@ def parse_args(argv=None):
                    help='tools/train_peak_naming.py checkpoints: one CKPT is the row '
                    "'set'; LABEL=CKPT entries are rows 'set LABEL', side by side (e.g. "
                    'namers fitted on different training data for the same CKLM)')
+    p.add_argument('--no-keypoint-penalty', nargs='+', type=float, default=[0.0],
+                   metavar='P', help="PeakSetNaming(no_keypoint_penalty=P) for the set "
+                   "rows; several values give one row each ('set p2' for P = 2)")
     p.add_argument('--reference', default=None, metavar='NAME=JSON',
                    help="another model's tools/test.py metrics, shown first")
     p.add_argument('--json', default=None, help='write all rows\' metrics here')
@@ -69,7 +72,8 @@ def load_reference(spec: str) -> tuple:
     return name, metrics
 
 
-def naming_from_args(name: str, viewpoint: str = '{}', peak_naming: str = None):
+def naming_from_args(name: str, viewpoint: str = '{}', peak_naming: str = None,
+                     no_keypoint_penalty: float = 0.0):
     """What ``rename_record`` takes for the naming called ``name`` on the command
     line ('dump' and 'assignment' stay strings), its argument errors as SystemExit
     (also used by eval_pck_dump.py)."""
@@ -80,7 +84,8 @@ def naming_from_args(name: str, viewpoint: str = '{}', peak_naming: str = None):
             raise SystemExit(f'--viewpoint {viewpoint!r}: {err}')
     if name == 'set':
         try:
-            return PeakSetNaming(checkpoint=peak_naming)
+            return PeakSetNaming(checkpoint=peak_naming,
+                                 no_keypoint_penalty=no_keypoint_penalty)
         except ValueError as err:
             raise SystemExit(f'--peak-naming {peak_naming}: {err}')
     return name
@@ -111,8 +116,12 @@ def build_namings(args) -> dict:
         if name != 'set':
             namings[name] = naming_from_args(name, args.viewpoint)
             continue
+        penalties = args.no_keypoint_penalty
         for row, checkpoint in peak_naming_rows(args.peak_naming).items():
-            namings[row] = naming_from_args('set', peak_naming=checkpoint)
+            for penalty in penalties:
+                label = row if penalties == [0.0] else f'{row} p{penalty:g}'
+                namings[label] = naming_from_args('set', peak_naming=checkpoint,
+                                                  no_keypoint_penalty=penalty)
     return namings
 
 

@@ -187,11 +187,28 @@ class PeakSetNaming:
             checkpoint's meta when loading one).
         viewpoint_prior: ``ViewpointNaming`` arguments whose names the namer reads
             (a namer built with ``prior_inputs=True``; from the checkpoint's meta).
+        no_keypoint_penalty: added to every peak's "no keypoint" cost (-log p) in the
+            one-to-one matching, so that a peak the namer hesitates on is named rather
+            than left out. The namer learns "no keypoint" for peaks off every labelled
+            keypoint, while PCK only asks that each keypoint name lands on its peak; an
+            unnamed true peak leaves its name to the nearest-feature fallback, which is
+            mostly wrong. 0 (the default) is the namer's own posterior; choose it on
+            held-out images (``tools/train_peak_naming.py --holdout-every N
+            --no-keypoint-penalty 0 1 2 3``).
     """
 
     def __init__(self, checkpoint: Optional[str] = None, namer: Optional[PeakSetNamer] = None,
                  categories: Optional[Sequence[str]] = None,
-                 viewpoint_prior: Optional[dict] = None):
+                 viewpoint_prior: Optional[dict] = None,
+                 no_keypoint_penalty: float = 0.0):
+        try:
+            penalty = float(no_keypoint_penalty)
+        except (TypeError, ValueError):
+            penalty = float('nan')
+        if not np.isfinite(penalty):
+            raise ValueError(f'no_keypoint_penalty must be a finite number, got '
+                             f'{no_keypoint_penalty!r}')
+        self.no_keypoint_penalty = penalty
         if (checkpoint is None) == (namer is None):
             raise ValueError('PeakSetNaming needs exactly one of checkpoint or namer')
         if checkpoint is not None:
@@ -267,7 +284,7 @@ class PeakSetNaming:
         # n keypoint columns, then one "no keypoint" column per peak
         cost = np.full((m, n + m), 1e9)
         cost[:, :n] = -logp[:, :n]
-        cost[np.arange(m), n + np.arange(m)] = -logp[:, n]
+        cost[np.arange(m), n + np.arange(m)] = -logp[:, n] + self.no_keypoint_penalty
         rows, cols = linear_sum_assignment(cost)
         keep = cols < n
         return rows[keep], cols[keep], logp

@@ -116,6 +116,36 @@ def test_peak_set_naming_errors_name_the_file_and_the_value(tmp_path):
     assert len(rows) == len(cols) == 0
 
 
+def test_no_keypoint_penalty_names_the_peak_the_namer_hesitates_on():
+    """Peak 0 is keypoint 0 with p = 0.3 and "no keypoint" with p = 0.6. The namer's own
+    posterior leaves it unnamed, so keypoint 0 falls back to the nearest softmax-mean
+    feature (peak 1, named nothing useful); a penalty above log(0.6 / 0.3) names peak 0."""
+    spec = get_category('car')
+    n = len(spec.keypoint_names)
+    logp = np.full((2, n + 1), np.log(1e-3))
+    logp[0, 0], logp[0, n] = np.log(0.3), np.log(0.6)
+    logp[1, 1], logp[1, n] = np.log(0.9), np.log(0.05)
+    peaks = np.array([[10.0, 10.0], [40.0, 30.0]])
+    probs = np.full((2, n), 1.0 / n)
+    features = (probs @ spec.canonical_keypoints()).astype(np.float32)
+    names = {}
+    for penalty in (0.0, 0.5, 1.0):
+        naming = PeakSetNaming(namer=PeakSetNamer(10, MAX_K, embed_dims=16),
+                               no_keypoint_penalty=penalty)
+        naming.log_probs = lambda *args, **kwargs: logp
+        rows, cols = naming(peaks, np.ones(2), probs, 'car', 50.0)
+        names[penalty] = dict(zip(rows.tolist(), cols.tolist()))
+        out = naming.name_features(peaks, np.ones(2), probs, spec, 50.0, features)
+        named_0 = np.allclose(out[0], spec.canonical_keypoints()[0])
+        assert named_0 == (penalty > np.log(2)), penalty
+    assert names[0.0] == {1: 1} and names[0.5] == {1: 1}
+    assert names[1.0] == {0: 0, 1: 1}
+    for bad in (float('nan'), float('inf'), 'two'):
+        with pytest.raises(ValueError, match='no_keypoint_penalty must be a finite number'):
+            PeakSetNaming(namer=PeakSetNamer(10, MAX_K, embed_dims=16),
+                          no_keypoint_penalty=bad)
+
+
 def test_head_loads_the_namer_on_first_use_and_checks_its_arguments(tmp_path):
     from tests.models.heads.test_cklm_head import _head
     head = _head(identity='classification', identity_feature='set',
@@ -188,11 +218,15 @@ def test_tool_holds_out_whole_images_and_compares_the_namings_on_them(tmp_path, 
     monkeypatch.setitem(TOOL['main'].__globals__, 'load_records', lambda path: records)
     ckpt = str(tmp_path / 'namer.pth')
     results = TOOL['main'](['dump.pkl', '--out', ckpt, '--epochs', '60', '--embed-dims', '32',
-                            '--batch-size', '8', '--lr', '3e-3', '--holdout-every', '3'])
+                            '--batch-size', '8', '--lr', '3e-3', '--holdout-every', '3',
+                            '--no-keypoint-penalty', '0', '2'])
     out = capsys.readouterr().out
-    assert 'assignment' in out and 'viewpoint' in out and 'set (this namer)' in out
+    assert 'assignment' in out and 'viewpoint' in out
+    # one held-out row per "no keypoint" penalty, to choose it on training images
+    assert 'set (this namer) p0' in out and 'set (this namer) p2' in out
+    assert set(results['holdout_by_penalty']) == {0.0, 2.0}
     assert torch.load(ckpt)['meta']['trained_on']['targets'] == len(fit)
-    assert results['holdout']['PCK'] > 0.85, results
+    assert results['holdout_by_penalty'][0.0]['PCK'] > 0.85, results
     with pytest.raises(SystemExit, match='--holdout-every must be >= 2'):
         TOOL['main'](['dump.pkl', '--out', ckpt, '--holdout-every', '1'])
 
