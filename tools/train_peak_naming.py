@@ -37,6 +37,7 @@ if ROOT not in sys.path:
 
 from kplink_mm.datasets.synth.categories import category_names, get_category  # noqa: E402
 from kplink_mm.evaluation.dump import pck_records_from_dump  # noqa: E402
+from kplink_mm.evaluation.functional import KEYPOINT_CHOICES  # noqa: E402
 from kplink_mm.evaluation.functional.renaming import record_context, rename_record  # noqa: E402
 from kplink_mm.evaluation.metrics.category_pck import score_records  # noqa: E402
 from kplink_mm.models.utils.peak_set_naming import (PeakSetNamer, PeakSetNaming,  # noqa: E402
@@ -179,6 +180,10 @@ def parse_args(argv=None):
                    metavar='P', help='score the held-out and --eval namings with '
                    'PeakSetNaming(no_keypoint_penalty=P), one row per P: choose P here, '
                    'on held-out training images, then set it in the config')
+    p.add_argument('--keypoint-choice', nargs='+', choices=KEYPOINT_CHOICES,
+                   default=['feature'], help="score with rename_record(keypoint_choice=...) "
+                   "too, one row per choice ('by-prob' rows: each keypoint takes the peak "
+                   'the namer finds most likely to be it)')
     p.add_argument('--seed', type=int, default=0)
     return p.parse_args(argv)
 
@@ -208,12 +213,15 @@ def load_training_records(paths):
 
 
 def _row(name, m, targets):
-    return (f"{name:<24} {100 * m['PCK']:6.1f} {100 * m.get('PCK_occluded', float('nan')):9.1f} "
+    return (f"{name:<32} {100 * m['PCK']:6.1f} {100 * m.get('PCK_occluded', float('nan')):9.1f} "
             f"{100 * m['OracleId']:9.1f} {targets:8d}")
 
 
 def main(argv=None):
     args = parse_args(argv)
+    penalties = args.no_keypoint_penalty
+    if not all(np.isfinite(penalties)):
+        raise SystemExit(f'--no-keypoint-penalty: expected finite numbers, got {penalties}')
     # a tiny model: more threads only add synchronisation (measured: with 2 threads next
     # to a training on 2 cores, 60 epochs did not finish in 10 min; with 1, seconds)
     torch.set_num_threads(1)
@@ -260,34 +268,38 @@ def main(argv=None):
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     torch.save(dict(meta=meta, state_dict=namer.state_dict()), args.out)
     print(f'wrote {args.out}')
-    penalties = args.no_keypoint_penalty
-    if not all(np.isfinite(penalties)):
-        raise SystemExit(f'--no-keypoint-penalty: expected finite numbers, got {penalties}')
-    namings = {(f'set (this namer) p{p:g}' if penalties != [0.0] else 'set (this namer)'):
-               PeakSetNaming(checkpoint=args.out, no_keypoint_penalty=p) for p in penalties}
+    namings = {}          # row: (naming, keypoint choice)
+    for penalty in penalties:
+        naming = PeakSetNaming(checkpoint=args.out, no_keypoint_penalty=penalty)
+        for choice in args.keypoint_choice:
+            row = 'set (this namer)' + (f' p{penalty:g}' if penalties != [0.0] else '') + (
+                ' by-prob' if choice == 'probability' else '')
+            namings[row] = (naming, choice)
     results = {}
     if held:
         print(f'held out: every {args.holdout_every}-th image of {source}')
-        print(f"{'naming':<24} {'PCK':>6} {'occluded':>9} {'OracleId':>9} {'targets':>8}")
-        rows = [('assignment', 'assignment'), ('viewpoint', ViewpointNaming())]
-        for name, row_naming in rows + list(namings.items()):
-            metrics = score_records([rename_record(r, row_naming) for r in held])[0]
+        print(f"{'naming':<32} {'PCK':>6} {'occluded':>9} {'OracleId':>9} {'targets':>8}")
+        rows = [('assignment', ('assignment', 'feature')),
+                ('viewpoint', (ViewpointNaming(), 'feature'))]
+        for name, (row_naming, choice) in rows + list(namings.items()):
+            metrics = score_records([rename_record(r, row_naming, keypoint_choice=choice)
+                                     for r in held])[0]
             print(_row(name, metrics, len(held)))
-            if row_naming in namings.values():
-                results.setdefault('holdout_by_penalty', {})[row_naming.no_keypoint_penalty] = metrics
+            if name in namings:
+                results.setdefault('holdout_rows', {})[name] = metrics
         results['holdout'] = metrics          # the last row: this namer
     for path in args.eval:
         records = load_records(path)
-        for name, naming in namings.items():
-            metrics, _, _ = score_records([rename_record(r, naming) for r in records])
+        for name, (naming, choice) in namings.items():
+            metrics, _, _ = score_records([rename_record(r, naming, keypoint_choice=choice)
+                                           for r in records])
             # a split without occluded keypoints has no occluded PCK
             occluded = 100 * metrics.get('PCK_occluded', float('nan'))
             suffix = name[len('set (this namer)'):]
             print(f"{path}, peak-set naming{suffix}: PCK {100 * metrics['PCK']:.1f}, "
                   f"occluded {occluded:.1f}, OracleId {100 * metrics['OracleId']:.1f} "
                   '(per category: tools/analysis/eval_pck_dump.py --naming set)')
-            results.setdefault('by_penalty', {}).setdefault(path, {})[
-                naming.no_keypoint_penalty] = metrics
+            results.setdefault('rows', {}).setdefault(path, {})[name] = metrics
         results[path] = metrics
     return results
 

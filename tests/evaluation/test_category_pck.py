@@ -1,6 +1,9 @@
 import numpy as np
 
+import pytest
+
 from kplink_mm.evaluation import evaluate_records, identify_keypoints, oracle_identify
+from kplink_mm.evaluation.functional import identify_keypoints_by_probability
 
 
 def test_identification_picks_nearest_canonical_feature():
@@ -15,6 +18,29 @@ def test_identification_picks_nearest_canonical_feature():
     # Peaks under the score threshold are not candidates; none left -> score 0.
     _, s, c = identify_keypoints(peaks, np.zeros(3), feats, canonical, score_thr=0.05)
     assert (c == -1).all() and (s == 0).all()
+
+
+def test_identification_by_probability_lets_two_keypoints_share_their_likeliest_peak():
+    """Keypoints 0 and 1 both find peak 0 the likeliest (two keypoints within one peak's
+    reach): both take it, which a one-to-one naming would forbid; keypoint 2 takes
+    peak 2. Padding (score 0) and peaks at or below the threshold are not candidates."""
+    peaks = np.array([[10, 10], [50, 50], [90, 20], [0, 0]], np.float32)
+    scores = np.array([0.9, 0.8, 0.7, 0.0], np.float32)
+    probs = np.array([[0.6, 0.5, 0.1],
+                      [0.3, 0.4, 0.2],
+                      [0.1, 0.1, 0.7]])          # rows: the 3 decoded peaks
+    kpts, kscores, chosen = identify_keypoints_by_probability(peaks, scores, probs)
+    np.testing.assert_array_equal(chosen, [0, 0, 2])
+    np.testing.assert_array_equal(kpts, peaks[[0, 0, 2]])
+    np.testing.assert_allclose(kscores, [0.9, 0.9, 0.7])
+    _, _, chosen = identify_keypoints_by_probability(peaks, scores, probs, score_thr=0.85)
+    np.testing.assert_array_equal(chosen, [0, 0, 0])
+    _, s, c = identify_keypoints_by_probability(peaks, np.zeros(4), probs, score_thr=0.05)
+    assert (c == -1).all() and (s == 0).all()
+    with pytest.raises(ValueError, match='name_probs has 3 rows for 2 peaks'):
+        identify_keypoints_by_probability(peaks[:2], scores[:2], probs)
+    with pytest.raises(ValueError, match=r'expected \(M, N\) probabilities'):
+        identify_keypoints_by_probability(peaks, scores, probs[0])
 
 
 def test_oracle_takes_nearest_peak():

@@ -38,6 +38,21 @@ def test_assignment_and_viewpoint_renaming_of_a_dumped_record():
     assert record['pred_scores'].sum() == 0       # the input record is not modified
 
 
+def test_renaming_by_probability_takes_each_keypoints_likeliest_peak():
+    """With keypoint_choice='probability' every keypoint takes the peak whose
+    p(keypoint | peak) is highest (worked out here from the record's own
+    probabilities), with that probability as its name score; an unknown choice is
+    refused by name."""
+    record, visible, uv = _record()
+    out = rename_record(record, 'assignment', keypoint_choice='probability')
+    probs = record['peak_probs'][:len(visible)]
+    expected = uv[visible][probs.argmax(0)]
+    np.testing.assert_allclose(out['pred_keypoints'], expected, atol=1e-5)
+    np.testing.assert_allclose(out['pred_name_scores'], probs.max(0), atol=1e-6)
+    with pytest.raises(ValueError, match="keypoint_choice must be one of"):
+        rename_record(record, 'assignment', keypoint_choice='nearest')
+
+
 def test_renaming_errors_name_the_record_and_the_value():
     record, _, _ = _record()
     with pytest.raises(ValueError, match="naming must be 'assignment'"):

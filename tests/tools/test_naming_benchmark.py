@@ -107,6 +107,10 @@ def test_several_labelled_namers_are_rows_side_by_side(tmp_path, monkeypatch):
                             '--no-keypoint-penalty', '0', '2'])
     assert list(results) == ['set p0', 'set p2']
     assert loaded == [('a.pth', 0.0), ('a.pth', 2.0)]
+    # each keypoint taking its likeliest peak: 'by-prob' rows beside the feature rows
+    results = tool['main']([dump, '--naming', 'dump', 'assignment',
+                            '--keypoint-choice', 'feature', 'probability'])
+    assert list(results) == ['dump', 'assignment', 'assignment by-prob']
     assert tool['peak_naming_rows'](['x.pth']) == {'set': 'x.pth'}
     with pytest.raises(SystemExit, match="row 'set' is given twice"):
         tool['peak_naming_rows'](['x.pth', 'y.pth'])

@@ -94,6 +94,9 @@ def main(argv=None):
                         help='tools/train_peak_naming.py checkpoint (with --naming set)')
     parser.add_argument('--no-keypoint-penalty', type=float, default=0.0,
                         help='PeakSetNaming(no_keypoint_penalty=...) (with --naming set)')
+    parser.add_argument('--keypoint-choice', choices=('feature', 'probability'),
+                        default='feature', help="with --naming: how each keypoint takes a "
+                        "peak (rename_record's keypoint_choice)")
     parser.add_argument('--claims', action='store_true',
                         help='count the peaks two overlapping crops both named, and '
                         'which signal picks their owner (names before any LIS)')
@@ -108,6 +111,8 @@ def main(argv=None):
         parser.error('--naming set and --peak-naming go together')
     if args.no_keypoint_penalty != 0.0 and args.naming != 'set':
         parser.error('--no-keypoint-penalty needs --naming set')
+    if args.keypoint_choice != 'feature' and args.naming is None:
+        parser.error('--keypoint-choice needs --naming')
     if not (math.isfinite(args.merge_radius) and args.merge_radius >= 0):
         parser.error(f'--merge-radius: expected a finite number >= 0, got {args.merge_radius}')
     assigner = None
@@ -124,7 +129,8 @@ def main(argv=None):
         naming = naming_from_args(args.naming, args.viewpoint or '{}', args.peak_naming,
                                   args.no_keypoint_penalty)
         try:
-            records = [rename_record(r, naming) for r in records]
+            records = [rename_record(r, naming, keypoint_choice=args.keypoint_choice)
+                       for r in records]
         except ValueError as err:
             raise SystemExit(f'{args.dump}: {err}')
     # the crops' own names, before LIS re-assigns them

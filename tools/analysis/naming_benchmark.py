@@ -29,6 +29,7 @@ sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis'))
 from klpnet_benchmark import print_keypoint_table  # noqa: E402
 
 from kplink_mm.evaluation.dump import pck_records_from_dump  # noqa: E402
+from kplink_mm.evaluation.functional import KEYPOINT_CHOICES  # noqa: E402
 from kplink_mm.evaluation.functional.renaming import rename_record  # noqa: E402
 from kplink_mm.evaluation.metrics.category_pck import score_records  # noqa: E402
 from kplink_mm.models.utils.peak_set_naming import PeakSetNaming  # noqa: E402
@@ -51,6 +52,10 @@ def parse_args(argv=None):
     p.add_argument('--no-keypoint-penalty', nargs='+', type=float, default=[0.0],
                    metavar='P', help="PeakSetNaming(no_keypoint_penalty=P) for the set "
                    "rows; several values give one row each ('set p2' for P = 2)")
+    p.add_argument('--keypoint-choice', nargs='+', choices=KEYPOINT_CHOICES,
+                   default=['feature'], help="how each keypoint takes a peak after naming "
+                   "(rename_record's keypoint_choice); 'probability' rows are suffixed "
+                   "'by-prob' (not the 'dump' row, which keeps the dump's choice)")
     p.add_argument('--reference', default=None, metavar='NAME=JSON',
                    help="another model's tools/test.py metrics, shown first")
     p.add_argument('--json', default=None, help='write all rows\' metrics here')
@@ -108,6 +113,18 @@ def peak_naming_rows(specs) -> dict:
 
 
 def build_namings(args) -> dict:
+    """{row name: (naming, keypoint_choice)}, in the order of the table."""
+    named = {}
+    for row, naming in _namings(args).items():
+        if naming == 'dump':
+            named[row] = (naming, None)
+            continue
+        for choice in args.keypoint_choice:
+            named[row if choice == 'feature' else f'{row} by-prob'] = (naming, choice)
+    return named
+
+
+def _namings(args) -> dict:
     rows = args.naming or [n for n in NAMINGS if n != 'set' or args.peak_naming]
     if 'set' in rows and not args.peak_naming:
         raise SystemExit('--naming set needs --peak-naming CKPT')
@@ -136,10 +153,11 @@ def main(argv=None):
         records = pck_records_from_dump(args.dump)
     except ValueError as err:
         raise SystemExit(str(err))
-    for name, naming in namings.items():
+    for name, (naming, choice) in namings.items():
         try:
             renamed = (records if naming == 'dump'
-                       else [rename_record(r, naming) for r in records])
+                       else [rename_record(r, naming, keypoint_choice=choice)
+                             for r in records])
         except ValueError as err:
             raise SystemExit(f'{args.dump}: {err}')
         metrics, _, _ = score_records(renamed)

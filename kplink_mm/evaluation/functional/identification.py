@@ -37,6 +37,49 @@ def identify_keypoints(peaks: np.ndarray, scores: np.ndarray, features: np.ndarr
     return np.asarray(peaks)[best].astype(np.float32), np.asarray(scores)[best], best
 
 
+KEYPOINT_CHOICES = ('feature', 'probability')
+
+
+def identify_keypoints_by_probability(peaks: np.ndarray, scores: np.ndarray,
+                                      name_probs: np.ndarray, score_thr: float = 0.0):
+    """Name peaks by the highest p(keypoint | peak): StarMap's protocol for a head whose
+    canonical "feature" is a distribution over the category's keypoints.
+
+    Keypoint i takes the candidate peak nearest to the one-hot of i in the divergence
+    KL(one-hot(i) || p(. | peak)) = -log p(i | peak), i.e. the peak most likely to be
+    i. As in :func:`identify_keypoints`, each keypoint chooses on its own, so two
+    keypoints may take one peak (two keypoints within one PCK radius often leave a
+    single peak; a one-to-one naming must then send one of them elsewhere).
+
+    Args:
+        peaks (np.ndarray): (P, 2) peak locations.
+        scores (np.ndarray): (P,) peak confidences; padding has score 0.
+        name_probs (np.ndarray): (M, N) p(keypoint | peak) of the first M peaks (the
+            decoded ones; rows beyond M are not candidates).
+        score_thr (float): peaks at or below this score are not candidates.
+
+    Returns:
+        tuple: keypoints (N, 2), scores (N,) (0 where no candidate exists), and the
+        chosen peak index per keypoint (N,) (-1 where none).
+    """
+    name_probs = np.asarray(name_probs, np.float64)
+    if name_probs.ndim != 2:
+        raise ValueError(f'name_probs: expected (M, N) probabilities, got shape '
+                         f'{name_probs.shape}')
+    m, n = name_probs.shape
+    scores = np.asarray(scores).reshape(-1)
+    if m > len(scores):
+        raise ValueError(f'name_probs has {m} rows for {len(scores)} peaks')
+    out_kpts = np.zeros((n, 2), dtype=np.float32)
+    out_scores = np.zeros(n, dtype=np.float32)
+    chosen = np.full(n, -1, dtype=np.int64)
+    idx = np.nonzero(scores[:m] > score_thr)[0]
+    if not len(idx):
+        return out_kpts, out_scores, chosen
+    best = idx[name_probs[idx].argmax(axis=0)]
+    return np.asarray(peaks)[best].astype(np.float32), scores[best].astype(np.float32), best
+
+
 def slot_name_scores(chosen: np.ndarray, name_probs: np.ndarray) -> np.ndarray:
     """(N,) how sure the naming was of each keypoint's name: ``name_probs[chosen[i],
     i]``, the probability it gave keypoint i for the peak identified as i

@@ -14,7 +14,8 @@ from typing import Union
 import numpy as np
 
 from ...datasets.synth.categories import get_category
-from .identification import identify_keypoints, slot_name_scores
+from .identification import (KEYPOINT_CHOICES, identify_keypoints,
+                             identify_keypoints_by_probability, slot_name_scores)
 
 __all__ = ['rename_record', 'record_context']
 
@@ -34,16 +35,23 @@ def record_context(record: dict) -> dict:
                 image_rect=np.array([0.0, 0.0, w, h]))
 
 
-def rename_record(record: dict, naming: Union[str, object], score_thr: float = 0.0) -> dict:
+def rename_record(record: dict, naming: Union[str, object], score_thr: float = 0.0,
+                  keypoint_choice: str = 'feature') -> dict:
     """Return a copy of ``record`` whose ``pred_keypoints`` / ``pred_scores`` come from
     naming its peaks with ``naming``: ``'assignment'``, or an object with the
     ``name_features`` contract (``ViewpointNaming``, ``PeakSetNaming``).
 
     Peaks a matching leaves unnamed keep the softmax-mean canonical feature, and
     every keypoint then takes the peak with the nearest feature (StarMap's protocol),
-    as online. Raises ``ValueError`` naming the record when it has no ``peak_probs``
-    (a dump of a regression head, or of an older version).
+    as online. With ``keypoint_choice='probability'`` every keypoint instead takes the
+    peak the naming finds most likely to be it (``identify_keypoints_by_probability``,
+    as ``CKLMHead(keypoint_choice='probability')``). Raises ``ValueError`` naming the
+    record when it has no ``peak_probs`` (a dump of a regression head, or of an older
+    version).
     """
+    if keypoint_choice not in KEYPOINT_CHOICES:
+        raise ValueError(f'keypoint_choice must be one of {KEYPOINT_CHOICES}, got '
+                         f'{keypoint_choice!r}')
     if 'peak_probs' not in record or 'peaks' not in record:
         raise ValueError(f"record of image {record.get('img_id')!r} has no peaks / "
                          "peak_probs: re-naming needs a dump of a classification CKLM "
@@ -76,7 +84,12 @@ def rename_record(record: dict, naming: Union[str, object], score_thr: float = 0
                      if getattr(naming, 'needs_context', False) else {})
             features, name_probs = naming.name_features(
                 peaks, scores, probs, spec, box_size, features, return_probs=True, **extra)
-    kpts, kscores, chosen = identify_keypoints(peaks, scores, features, canonical, score_thr)
+    if keypoint_choice == 'probability':
+        kpts, kscores, chosen = identify_keypoints_by_probability(peaks, scores, name_probs,
+                                                                  score_thr)
+    else:
+        kpts, kscores, chosen = identify_keypoints(peaks, scores, features, canonical,
+                                                   score_thr)
     out = dict(record)
     out['pred_keypoints'], out['pred_scores'] = kpts, kscores
     out['pred_name_scores'] = slot_name_scores(chosen, name_probs)

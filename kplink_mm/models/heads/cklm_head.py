@@ -25,7 +25,8 @@ from mmpose.registry import KEYPOINT_CODECS, MODELS
 
 from ...datasets.metainfo import category_slices
 from ...datasets.synth.categories import get_category
-from ...evaluation.functional import identify_keypoints, slot_name_scores
+from ...evaluation.functional import (KEYPOINT_CHOICES, identify_keypoints,
+                                      identify_keypoints_by_probability, slot_name_scores)
 from ..utils.lis import solve_assignment
 from ..utils.peak_set_naming import PeakSetNaming
 from ..utils.viewpoint_naming import ViewpointNaming
@@ -193,6 +194,13 @@ class CKLMHead(BaseHead):
         peak_naming (dict, optional): ``PeakSetNaming`` arguments for
             ``identity_feature='set'``, e.g. ``dict(checkpoint=...)``; the checkpoint
             is read on first use, so a config builds before the namer is trained.
+        keypoint_choice (str): how each keypoint takes a peak after naming (StarMap's
+            protocol: each keypoint chooses on its own). ``'feature'`` (default): the
+            peak whose canonical feature is nearest to the keypoint's. ``'probability'``
+            (``identity='classification'``): the peak with the highest p(keypoint |
+            peak) of the naming used (the set namer's for ``'set'``), so two keypoints
+            within one peak's reach may share it, which the one-to-one names forbid.
+            Peak names (``peak_features``, what links and LIS read) are unchanged.
         object_context (bool): give every stage's prediction layer the object's global
             context: a FiLM scale/shift from the globally pooled deepest backbone level
             plus normalised (x, y) coordinate channels, then a 3x3 conv. Off by default
@@ -231,6 +239,7 @@ class CKLMHead(BaseHead):
                  identity_logits: str = 'shared',
                  viewpoint_naming: Optional[dict] = None,
                  peak_naming: Optional[dict] = None,
+                 keypoint_choice: str = 'feature',
                  pos_weight: float = 10.0,
                  confidence_weight: float = 1.0,
                  offset_weight: float = 1.0,
@@ -285,6 +294,13 @@ class CKLMHead(BaseHead):
             raise ValueError(f"peak_naming={peak_naming} goes with identity_feature='set' "
                              f'(and it needs one), got identity_feature={identity_feature!r}')
         self._peak_naming_cfg, self._peak_naming = peak_naming, None
+        if keypoint_choice not in KEYPOINT_CHOICES:
+            raise ValueError(f'keypoint_choice must be one of {KEYPOINT_CHOICES}, got '
+                             f'{keypoint_choice!r}')
+        if keypoint_choice == 'probability' and identity != 'classification':
+            raise ValueError("keypoint_choice='probability' needs identity='classification' "
+                             '(it picks peaks by p(keypoint | peak))')
+        self.keypoint_choice = keypoint_choice
         self.max_keypoints = max(n for _, n in self.slices.values())
         self.num_union = sum(n for _, n in self.slices.values())
         if identity_logits not in ('shared', 'per_category'):
@@ -601,9 +617,13 @@ class CKLMHead(BaseHead):
             if cat_id is not None:
                 spec = get_category(int(np.asarray(cat_id).reshape(-1)[0]))
                 start, n = self.slices[spec.name]
-                kpts, kscores, chosen = identify_keypoints(
-                    peaks[0], scores[0], feats[0], spec.canonical_keypoints(),
-                    score_thr=self.decoder.score_thr)
+                if self.keypoint_choice == 'probability':
+                    kpts, kscores, chosen = identify_keypoints_by_probability(
+                        peaks[0], scores[0], name_probs, score_thr=self.decoder.score_thr)
+                else:
+                    kpts, kscores, chosen = identify_keypoints(
+                        peaks[0], scores[0], feats[0], spec.canonical_keypoints(),
+                        score_thr=self.decoder.score_thr)
                 keypoints[0, start:start + n] = kpts
                 kp_scores[0, start:start + n] = kscores
                 if name_probs is not None:

@@ -324,6 +324,39 @@ def test_assignment_identity_feature_names_each_keypoint_once():
     np.testing.assert_allclose(named['assignment'], [[4, 4], [12, 10]])
 
 
+def test_probability_keypoint_choice_lets_two_keypoints_share_their_likeliest_peak():
+    """Peak A is keypoint 0 or 1 (p 0.5 / 0.5), peak B keypoint 0, 1 or 2 (0.45 / 0.3 /
+    0.25). The one-to-one names put keypoints 0 and 1 on different peaks; with
+    keypoint_choice='probability' both take A, where each is likeliest, and keypoint 2
+    takes B. The peaks' one-to-one names (peak_features) are unchanged."""
+    start, n = category_slices()['car']
+    conf = torch.zeros(1, 1, 16, 16)
+    conf[0, 0, 4, 4], conf[0, 0, 10, 12] = 0.9, 0.8
+    rest = torch.zeros(1, 2 + 12, 16, 16)
+    logits = torch.full((12, ), -30.0)
+    rest[0, 2:, 4, 4] = logits.index_put((torch.tensor([0, 1]), ), torch.tensor([0.5, 0.5]).log())
+    rest[0, 2:, 10, 12] = logits.index_put((torch.tensor([0, 1, 2]), ),
+                                           torch.tensor([0.45, 0.3, 0.25]).log())
+    preds = {}
+    for choice in ('feature', 'probability'):
+        head = _head(identity='classification', identity_feature='assignment',
+                     keypoint_choice=choice)
+        preds[choice] = head.decode_outputs(conf, rest, _samples(head, batch=1))[0]
+    by_prob = preds['probability'].keypoints[0, start:start + 3] / 4.0   # cells (x, y)
+    np.testing.assert_allclose(by_prob, [[4, 4], [4, 4], [12, 10]])
+    by_feature = preds['feature'].keypoints[0, start:start + 2] / 4.0
+    assert not np.allclose(by_feature[0], by_feature[1])        # one-to-one: apart
+    np.testing.assert_allclose(preds['probability'].peak_features,
+                               preds['feature'].peak_features)
+    np.testing.assert_allclose(preds['probability'].keypoint_name_scores[0, start:start + 3],
+                               [0.5, 0.5, 0.25], rtol=1e-4)
+    with pytest.raises(ValueError, match="keypoint_choice must be one of"):
+        _head(identity='classification', keypoint_choice='nearest')
+    with pytest.raises(ValueError, match="keypoint_choice='probability' needs "
+                                         "identity='classification'"):
+        _head(keypoint_choice='probability')
+
+
 def test_assign_peak_identities_prefers_confident_peaks_and_keeps_the_rest():
     canon = np.array([[0.1, 0, 0], [-0.1, 0, 0]], np.float32)
     probs = np.array([[0.5, 0.5], [0.5, 0.5], [0.9, 0.1]])

@@ -219,14 +219,18 @@ def test_tool_holds_out_whole_images_and_compares_the_namings_on_them(tmp_path, 
     ckpt = str(tmp_path / 'namer.pth')
     results = TOOL['main'](['dump.pkl', '--out', ckpt, '--epochs', '60', '--embed-dims', '32',
                             '--batch-size', '8', '--lr', '3e-3', '--holdout-every', '3',
-                            '--no-keypoint-penalty', '0', '2'])
+                            '--no-keypoint-penalty', '0', '2',
+                            '--keypoint-choice', 'feature', 'probability'])
     out = capsys.readouterr().out
     assert 'assignment' in out and 'viewpoint' in out
-    # one held-out row per "no keypoint" penalty, to choose it on training images
-    assert 'set (this namer) p0' in out and 'set (this namer) p2' in out
-    assert set(results['holdout_by_penalty']) == {0.0, 2.0}
+    # one held-out row per "no keypoint" penalty and keypoint choice, to choose them on
+    # training images
+    rows = {f'set (this namer) p{p}{c}' for p in (0, 2) for c in ('', ' by-prob')}
+    assert set(results['holdout_rows']) == rows and all(r in out for r in rows)
     assert torch.load(ckpt)['meta']['trained_on']['targets'] == len(fit)
-    assert results['holdout_by_penalty'][0.0]['PCK'] > 0.85, results
+    assert results['holdout_rows']['set (this namer) p0']['PCK'] > 0.85, results
+    with pytest.raises(SystemExit, match='--no-keypoint-penalty: expected finite numbers'):
+        TOOL['main'](['dump.pkl', '--out', ckpt, '--no-keypoint-penalty', 'nan'])
     with pytest.raises(SystemExit, match='--holdout-every must be >= 2'):
         TOOL['main'](['dump.pkl', '--out', ckpt, '--holdout-every', '1'])
 
