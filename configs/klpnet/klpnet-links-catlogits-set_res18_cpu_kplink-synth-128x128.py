@@ -16,8 +16,11 @@ _base_ = ['./klpnet-links-catlogits_res18_cpu_kplink-synth-128x128.py']
 peak_naming_checkpoint = ('{{ fileDirname }}/../../work_dirs/'
                           'klpnet-links-catlogits-set_res18_cpu_kplink-synth-128x128/'
                           'peak_naming.pth')
+# keypoint_choice='probability': each keypoint takes its likeliest peak (CKLM PCK; the
+# links read the peaks' one-to-one names, which it leaves unchanged).
 model = dict(head=dict(identity_feature='set',
-                       peak_naming=dict(checkpoint=peak_naming_checkpoint)))
+                       peak_naming=dict(checkpoint=peak_naming_checkpoint),
+                       keypoint_choice='probability'))
 
 # Links scored by the nodes' names ('link/...') and by where the nodes lie
 # ('link_pos/...', what the drawn skeleton shows).
