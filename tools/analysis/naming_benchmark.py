@@ -51,7 +51,8 @@ def parse_args(argv=None):
                    'namers fitted on different training data for the same CKLM)')
     p.add_argument('--no-keypoint-penalty', nargs='+', type=float, default=[0.0],
                    metavar='P', help="PeakSetNaming(no_keypoint_penalty=P) for the set "
-                   "rows; several values give one row each ('set p2' for P = 2)")
+                   "rows; several values give one row each ('set p2' for P = 2); 'by-prob' "
+                   'rows read p(keypoint | peak), which P does not change')
     p.add_argument('--keypoint-choice', nargs='+', choices=KEYPOINT_CHOICES,
                    default=['feature'], help="how each keypoint takes a peak after naming "
                    "(rename_record's keypoint_choice); 'probability' rows are suffixed "
