@@ -66,9 +66,10 @@ def _mirror_rect(rect):
     return np.array([-x2, y1, -x1, y2])
 
 
-def _mirror(spec, peaks, probs, labels, context=None):
+def _mirror(spec, peaks, probs, labels, context=None, keypoint_peaks=None):
     """The target seen in a mirror: x negated, left/right keypoints swapped (and the
-    box and image rectangle of ``context`` mirrored with it)."""
+    box and image rectangle of ``context`` mirrored with it; ``keypoint_peaks``, one
+    peak index per keypoint, follows the swapped keypoints)."""
     perm = np.arange(len(spec.keypoint_names))
     for i, j in spec.flip_pairs:
         perm[i], perm[j] = j, i
@@ -76,15 +77,39 @@ def _mirror(spec, peaks, probs, labels, context=None):
     mirrored[labels >= 0] = perm[labels[labels >= 0]]
     if context is not None:
         context = {k: _mirror_rect(v) for k, v in context.items()}
-    return peaks * np.array([-1.0, 1.0]), probs[:, perm], mirrored, context
+    out = (peaks * np.array([-1.0, 1.0]), probs[:, perm], mirrored, context)
+    if keypoint_peaks is None:
+        return out
+    swapped = keypoint_peaks.copy()
+    swapped[perm] = keypoint_peaks          # keypoint perm[i] of the mirror is i here
+    return out + (swapped, )
+
+
+def keypoint_peak_targets(peaks: np.ndarray, gt_keypoints: np.ndarray, labelled: np.ndarray,
+                          radius: float) -> np.ndarray:
+    """(N, ) for each labelled keypoint the index of its nearest peak within ``radius``
+    (pixels), -1 where none: what each keypoint should take when it takes its likeliest
+    peak. Unlike the peaks' one-to-one labels, two keypoints may share a peak."""
+    gt = np.asarray(gt_keypoints, np.float64)[:, :2]
+    out = np.full(len(gt), -1, np.int64)
+    if len(peaks) == 0:
+        return out
+    dist = np.linalg.norm(gt[:, None] - np.asarray(peaks)[None], axis=-1)
+    nearest = dist.argmin(axis=1)
+    ok = np.asarray(labelled, bool) & (dist[np.arange(len(gt)), nearest] <= radius)
+    out[ok] = nearest[ok]
+    return out
 
 
 def build_examples(records, categories, max_keypoints, radius, mirror=True,
                    viewpoint_prior=None, context_inputs=False):
-    """Padded tensors (inputs, category, num_keypoints, padding, labels) of all targets
-    that have at least one peak; ``viewpoint_prior``: a ViewpointNaming whose names
-    are inputs too; ``context_inputs``: the target's box and the image border are
-    inputs too (records need ``ori_shape``)."""
+    """Padded tensors (inputs, category, num_keypoints, padding, labels,
+    keypoint_peaks) of all targets that have at least one peak: ``labels`` (B, M) each
+    peak's keypoint or "no keypoint" (one-to-one), ``keypoint_peaks`` (B, max_keypoints)
+    each keypoint's nearest peak within the radius or -100 (``keypoint_peak_targets``);
+    ``viewpoint_prior``: a ViewpointNaming whose names are inputs too;
+    ``context_inputs``: the target's box and the image border are inputs too (records
+    need ``ori_shape``)."""
     index = {c: i for i, c in enumerate(categories)}
     items = []
     for r in records:
@@ -98,35 +123,51 @@ def build_examples(records, categories, max_keypoints, radius, mirror=True,
         probs = np.asarray(r['peak_probs'], np.float64)[real][:, :n]
         bbox = np.asarray(r['bbox'], np.float64).reshape(4)
         box = max(bbox[2] - bbox[0], bbox[3] - bbox[1])
-        labels = peak_set_labels(peaks, r['gt_keypoints'], np.asarray(r['states']) > 0,
-                                 radius * box)
+        labelled = np.asarray(r['states']) > 0
+        labels = peak_set_labels(peaks, r['gt_keypoints'], labelled, radius * box)
+        targets = keypoint_peak_targets(peaks, r['gt_keypoints'], labelled, radius * box)
         context = record_context(r) if context_inputs else None
-        views = [(peaks, probs, labels, context)]
+        views = [(peaks, probs, labels, context, targets)]
         if mirror:
-            views.append(_mirror(spec, peaks, probs, labels, context))
-        for p, q, lab, ctx in views:
+            views.append(_mirror(spec, peaks, probs, labels, context, targets))
+        for p, q, lab, ctx, tgt in views:
             lab = np.where(lab < 0, max_keypoints, lab)        # "no keypoint" slot
             prior = (viewpoint_prior_names(viewpoint_prior, p, scores, q, spec, box)
                      if viewpoint_prior is not None else None)
             items.append((peak_set_inputs(p, scores, q, box, max_keypoints, prior,
                                           **(ctx or {})),
-                          index[spec.name], n, lab))
+                          index[spec.name], n, lab, tgt))
     m = max(len(it[3]) for it in items)
     f = items[0][0].shape[1]
     inputs = torch.zeros(len(items), m, f)
     padding = torch.ones(len(items), m, dtype=torch.bool)
     labels = torch.full((len(items), m), -100, dtype=torch.long)       # ignored
-    for b, (x, _, _, lab) in enumerate(items):
+    keypoint_peaks = torch.full((len(items), max_keypoints), -100, dtype=torch.long)
+    for b, (x, _, _, lab, tgt) in enumerate(items):
         inputs[b, :len(x)] = torch.from_numpy(x)
         padding[b, :len(x)] = False
         labels[b, :len(x)] = torch.from_numpy(lab)
+        keypoint_peaks[b, :len(tgt)] = torch.from_numpy(np.where(tgt < 0, -100, tgt))
     category = torch.tensor([it[1] for it in items])
     num_kpts = torch.tensor([it[2] for it in items])
-    return inputs, category, num_kpts, padding, labels
+    return inputs, category, num_kpts, padding, labels, keypoint_peaks
 
 
-def train(examples, namer, epochs, batch_size, lr, seed, log=print):
-    inputs, category, num_kpts, padding, labels = examples
+def keypoint_choice_loss(logits: torch.Tensor, padding: torch.Tensor,
+                         keypoint_peaks: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy, per labelled keypoint, over the target's peaks of the namer's
+    log p(keypoint | peak): trains the ranking that ``keypoint_choice='probability'``
+    reads (each keypoint takes its likeliest peak), where the peaks' own loss only
+    sees each peak's one-to-one label. ``logits`` (B, M, K + 1) with finite masks."""
+    logp = F.log_softmax(logits, dim=-1)[..., :-1]                 # (B, M, K)
+    logp = logp.masked_fill(padding[..., None], -1e4).transpose(1, 2)   # (B, K, M)
+    if not (keypoint_peaks >= 0).any():
+        return logits.sum() * 0.0
+    return F.cross_entropy(logp.flatten(0, 1), keypoint_peaks.flatten(), ignore_index=-100)
+
+
+def train(examples, namer, epochs, batch_size, lr, seed, log=print, keypoint_loss_weight=0.0):
+    inputs, category, num_kpts, padding, labels = examples[:5]
     gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.AdamW(namer.parameters(), lr=lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs)
@@ -140,6 +181,9 @@ def train(examples, namer, epochs, batch_size, lr, seed, log=print):
             # masked slots are -inf: replace by a large negative so CE stays finite
             logits = logits.masked_fill(torch.isinf(logits), -1e4)
             loss = F.cross_entropy(logits.flatten(0, 1), labels[b].flatten(), ignore_index=-100)
+            if keypoint_loss_weight:
+                loss = loss + keypoint_loss_weight * keypoint_choice_loss(
+                    logits, padding[b], examples[5][b])
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -179,11 +223,16 @@ def parse_args(argv=None):
     p.add_argument('--no-keypoint-penalty', nargs='+', type=float, default=[0.0],
                    metavar='P', help='score the held-out and --eval namings with '
                    'PeakSetNaming(no_keypoint_penalty=P), one row per P: choose P here, '
-                   'on held-out training images, then set it in the config')
+                   'on held-out training images, then set it in the config (it changes '
+                   "the peaks' names, not the 'by-prob' rows, which read p(keypoint | peak))")
     p.add_argument('--keypoint-choice', nargs='+', choices=KEYPOINT_CHOICES,
                    default=['feature'], help="score with rename_record(keypoint_choice=...) "
                    "too, one row per choice ('by-prob' rows: each keypoint takes the peak "
                    'the namer finds most likely to be it)')
+    p.add_argument('--keypoint-loss-weight', type=float, default=0.0,
+                   help='weight of keypoint_choice_loss (each labelled keypoint picks its '
+                   'nearest peak among the target\'s peaks by the namer\'s p(keypoint | '
+                   "peak)): for --keypoint-choice probability; 0: the peaks' loss only")
     p.add_argument('--seed', type=int, default=0)
     return p.parse_args(argv)
 
@@ -222,6 +271,9 @@ def main(argv=None):
     penalties = args.no_keypoint_penalty
     if not all(np.isfinite(penalties)):
         raise SystemExit(f'--no-keypoint-penalty: expected finite numbers, got {penalties}')
+    if not (np.isfinite(args.keypoint_loss_weight) and args.keypoint_loss_weight >= 0):
+        raise SystemExit(f'--keypoint-loss-weight: expected a finite number >= 0, got '
+                         f'{args.keypoint_loss_weight}')
     # a tiny model: more threads only add synchronisation (measured: with 2 threads next
     # to a training on 2 cores, 60 epochs did not finish in 10 min; with 1, seconds)
     torch.set_num_threads(1)
@@ -262,9 +314,10 @@ def main(argv=None):
                 trained_on=dict(dump=source, dumps=list(args.train_dumps), targets=len(records),
                                 epochs=args.epochs, radius=args.radius,
                                 mirror=not args.no_mirror, seed=args.seed,
-                                holdout_every=args.holdout_every))
+                                holdout_every=args.holdout_every,
+                                keypoint_loss_weight=args.keypoint_loss_weight))
     namer = train(examples, PeakSetNamer(**meta['namer']), args.epochs, args.batch_size,
-                  args.lr, args.seed)
+                  args.lr, args.seed, keypoint_loss_weight=args.keypoint_loss_weight)
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     torch.save(dict(meta=meta, state_dict=namer.state_dict()), args.out)
     print(f'wrote {args.out}')

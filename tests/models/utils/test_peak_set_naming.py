@@ -206,6 +206,55 @@ def test_tool_trains_a_namer_on_the_viewpoint_prior_and_the_checkpoint_carries_i
         TOOL['main'](['dump.pkl', '--out', ckpt, '--viewpoint-prior', '{"no_such": 1}'])
 
 
+def test_keypoint_peak_targets_let_keypoints_share_a_peak_and_follow_the_mirror():
+    """Keypoints 0 and 1 lie within the radius of peak 0 only: both target it (the
+    one-to-one labels give one of them nothing); keypoint 2 is unlabelled, keypoint 3
+    has no peak within the radius. In the mirror each target moves to the keypoint's
+    flip partner."""
+    spec = get_category('car')
+    n = len(spec.keypoint_names)
+    gt = np.full((n, 2), 500.0)
+    gt[0], gt[1], gt[2], gt[3] = [10, 10], [13, 10], [40, 40], [80, 80]
+    labelled = np.zeros(n, bool)
+    labelled[[0, 1, 3]] = True
+    peaks = np.array([[11.0, 10.0], [40.0, 41.0], [60.0, 60.0]])
+    targets = TOOL['keypoint_peak_targets'](peaks, gt, labelled, radius=5.0)
+    assert targets[:4].tolist() == [0, 0, -1, -1] and (targets[4:] == -1).all()
+    labels = peak_set_labels(peaks, gt, labelled, 5.0)
+    assert labels.tolist() == [0, -1, -1]                       # one-to-one: 1 is left out
+    *_, mirrored = TOOL['_mirror'](spec, peaks, np.full((3, n), 1.0 / n), labels,
+                                   None, targets)
+    partner = dict(spec.flip_pairs + tuple((j, i) for i, j in spec.flip_pairs))
+    for k in range(n):
+        assert mirrored[partner.get(k, k)] == targets[k]
+
+
+def test_keypoint_choice_loss_trains_each_keypoints_likeliest_peak():
+    """Minimising the loss alone makes p(keypoint | target peak) the largest down each
+    keypoint's column, so identify_keypoints_by_probability picks the target peak;
+    padding rows and unlabelled keypoints (-100) are ignored."""
+    torch.manual_seed(0)
+    logits = torch.randn(1, 4, 3 + 1, requires_grad=True)
+    padding = torch.tensor([[False, False, False, True]])
+    targets = torch.tensor([[2, 2, -100]])          # keypoints 0 and 1 share peak 2
+    opt = torch.optim.Adam([logits], lr=0.1)
+    first = None
+    for _ in range(100):
+        loss = TOOL['keypoint_choice_loss'](logits, padding, targets)
+        first = float(loss) if first is None else first
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert float(loss) < 0.1 * first
+    probs = torch.softmax(logits.detach(), -1)[0, :3, :3].numpy()
+    from kplink_mm.evaluation.functional import identify_keypoints_by_probability
+    _, _, chosen = identify_keypoints_by_probability(np.zeros((4, 2)), np.array([1, 1, 1, 0]),
+                                                     probs)
+    assert chosen[:2].tolist() == [2, 2]
+    none = TOOL['keypoint_choice_loss'](logits, padding, torch.full((1, 3), -100))
+    assert float(none) == 0.0
+
+
 def test_tool_holds_out_whole_images_and_compares_the_namings_on_them(tmp_path, monkeypatch,
                                                                      capsys):
     records = _confused_car_records(np.arange(0, 360, 20))
@@ -220,7 +269,8 @@ def test_tool_holds_out_whole_images_and_compares_the_namings_on_them(tmp_path, 
     results = TOOL['main'](['dump.pkl', '--out', ckpt, '--epochs', '60', '--embed-dims', '32',
                             '--batch-size', '8', '--lr', '3e-3', '--holdout-every', '3',
                             '--no-keypoint-penalty', '0', '2',
-                            '--keypoint-choice', 'feature', 'probability'])
+                            '--keypoint-choice', 'feature', 'probability',
+                            '--keypoint-loss-weight', '0.5'])
     out = capsys.readouterr().out
     assert 'assignment' in out and 'viewpoint' in out
     # one held-out row per "no keypoint" penalty and keypoint choice, to choose them on
@@ -229,6 +279,9 @@ def test_tool_holds_out_whole_images_and_compares_the_namings_on_them(tmp_path, 
     assert set(results['holdout_rows']) == rows and all(r in out for r in rows)
     assert torch.load(ckpt)['meta']['trained_on']['targets'] == len(fit)
     assert results['holdout_rows']['set (this namer) p0']['PCK'] > 0.85, results
+    assert torch.load(ckpt)['meta']['trained_on']['keypoint_loss_weight'] == 0.5
+    with pytest.raises(SystemExit, match='--keypoint-loss-weight: expected a finite number'):
+        TOOL['main'](['dump.pkl', '--out', ckpt, '--keypoint-loss-weight', '-1'])
     with pytest.raises(SystemExit, match='--no-keypoint-penalty: expected finite numbers'):
         TOOL['main'](['dump.pkl', '--out', ckpt, '--no-keypoint-penalty', 'nan'])
     with pytest.raises(SystemExit, match='--holdout-every must be >= 2'):
