@@ -16,7 +16,9 @@
 # then dump this checkpoint on `train` and `namer3k` (tools/test.py --dump, with
 # test_dataloader.dataset.ann_file=annotations/<split>.json) and fit the namer on both:
 #   python tools/train_peak_naming.py train.pkl namer3k.pkl --embed-dims 128 --num-layers 3 \
-#       --epochs 40 --dropout 0.1 --out peak_naming.pth
+#       --epochs 40 --dropout 0.1 --context-inputs --keypoint-loss-weight 1 --out peak_naming.pth
+# (val / test PCK 85.1 / 86.5 with the -set config's keypoint_choice='probability';
+# 80.1 / 81.0 with the plain namer and one-to-one names; docs/benchmarks.md 2026-12-08)
 # and name with configs/cklm/cklm-3s-cls-naming-catlogits-set_* (model.head.peak_naming.checkpoint).
 _base_ = ['./cklm-3s-cls-naming-catlogits-20e_res18_cpu_kplink-synth-128x128.py']
 
