@@ -66,10 +66,10 @@ def _mirror_rect(rect):
     return np.array([-x2, y1, -x1, y2])
 
 
-def _mirror(spec, peaks, probs, labels, context=None, keypoint_peaks=None):
+def _mirror(spec, peaks, probs, labels, context, keypoint_peaks):
     """The target seen in a mirror: x negated, left/right keypoints swapped (and the
-    box and image rectangle of ``context`` mirrored with it; ``keypoint_peaks``, one
-    peak index per keypoint, follows the swapped keypoints)."""
+    box and image rectangle of ``context``, if any, mirrored with it; ``keypoint_peaks``,
+    one peak index per keypoint, follows the swapped keypoints)."""
     perm = np.arange(len(spec.keypoint_names))
     for i, j in spec.flip_pairs:
         perm[i], perm[j] = j, i
@@ -77,12 +77,9 @@ def _mirror(spec, peaks, probs, labels, context=None, keypoint_peaks=None):
     mirrored[labels >= 0] = perm[labels[labels >= 0]]
     if context is not None:
         context = {k: _mirror_rect(v) for k, v in context.items()}
-    out = (peaks * np.array([-1.0, 1.0]), probs[:, perm], mirrored, context)
-    if keypoint_peaks is None:
-        return out
     swapped = keypoint_peaks.copy()
     swapped[perm] = keypoint_peaks          # keypoint perm[i] of the mirror is i here
-    return out + (swapped, )
+    return peaks * np.array([-1.0, 1.0]), probs[:, perm], mirrored, context, swapped
 
 
 def keypoint_peak_targets(peaks: np.ndarray, gt_keypoints: np.ndarray, labelled: np.ndarray,
@@ -167,7 +164,7 @@ def keypoint_choice_loss(logits: torch.Tensor, padding: torch.Tensor,
 
 
 def train(examples, namer, epochs, batch_size, lr, seed, log=print, keypoint_loss_weight=0.0):
-    inputs, category, num_kpts, padding, labels = examples[:5]
+    inputs, category, num_kpts, padding, labels, keypoint_peaks = examples
     gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.AdamW(namer.parameters(), lr=lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs)
@@ -183,7 +180,7 @@ def train(examples, namer, epochs, batch_size, lr, seed, log=print, keypoint_los
             loss = F.cross_entropy(logits.flatten(0, 1), labels[b].flatten(), ignore_index=-100)
             if keypoint_loss_weight:
                 loss = loss + keypoint_loss_weight * keypoint_choice_loss(
-                    logits, padding[b], examples[5][b])
+                    logits, padding[b], keypoint_peaks[b])
             opt.zero_grad()
             loss.backward()
             opt.step()

@@ -33,6 +33,7 @@ if ROOT not in sys.path:
 sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis'))
 
 from kplink_mm.evaluation.dump import pck_records_from_dump  # noqa: E402
+from kplink_mm.evaluation.functional import KEYPOINT_CHOICES  # noqa: E402
 from kplink_mm.evaluation.functional.overlap_errors import (  # noqa: E402
     ERROR_CLASSES, claim_collisions, classify_overlap_errors)
 from kplink_mm.evaluation.metrics.category_pck import (  # noqa: E402
@@ -94,7 +95,7 @@ def main(argv=None):
                         help='tools/train_peak_naming.py checkpoint (with --naming set)')
     parser.add_argument('--no-keypoint-penalty', type=float, default=0.0,
                         help='PeakSetNaming(no_keypoint_penalty=...) (with --naming set)')
-    parser.add_argument('--keypoint-choice', choices=('feature', 'probability'),
+    parser.add_argument('--keypoint-choice', choices=KEYPOINT_CHOICES,
                         default='feature', help="with --naming: how each keypoint takes a "
                         "peak (rename_record's keypoint_choice)")
     parser.add_argument('--claims', action='store_true',

@@ -40,6 +40,15 @@ def identify_keypoints(peaks: np.ndarray, scores: np.ndarray, features: np.ndarr
 KEYPOINT_CHOICES = ('feature', 'probability')
 
 
+def check_keypoint_choice(keypoint_choice: str) -> str:
+    """``keypoint_choice`` if it is one of :data:`KEYPOINT_CHOICES`, else ValueError
+    naming the value (the head and ``rename_record`` take the same choices)."""
+    if keypoint_choice not in KEYPOINT_CHOICES:
+        raise ValueError(f'keypoint_choice must be one of {KEYPOINT_CHOICES}, got '
+                         f'{keypoint_choice!r}')
+    return keypoint_choice
+
+
 def identify_keypoints_by_probability(peaks: np.ndarray, scores: np.ndarray,
                                       name_probs: np.ndarray, score_thr: float = 0.0):
     """Name peaks by the highest p(keypoint | peak): StarMap's protocol for a head whose

@@ -14,7 +14,7 @@ from typing import Union
 import numpy as np
 
 from ...datasets.synth.categories import get_category
-from .identification import (KEYPOINT_CHOICES, identify_keypoints,
+from .identification import (check_keypoint_choice, identify_keypoints,
                              identify_keypoints_by_probability, slot_name_scores)
 
 __all__ = ['rename_record', 'record_context']
@@ -49,9 +49,7 @@ def rename_record(record: dict, naming: Union[str, object], score_thr: float = 0
     record when it has no ``peak_probs`` (a dump of a regression head, or of an older
     version).
     """
-    if keypoint_choice not in KEYPOINT_CHOICES:
-        raise ValueError(f'keypoint_choice must be one of {KEYPOINT_CHOICES}, got '
-                         f'{keypoint_choice!r}')
+    check_keypoint_choice(keypoint_choice)
     if 'peak_probs' not in record or 'peaks' not in record:
         raise ValueError(f"record of image {record.get('img_id')!r} has no peaks / "
                          "peak_probs: re-naming needs a dump of a classification CKLM "

@@ -25,7 +25,7 @@ from mmpose.registry import KEYPOINT_CODECS, MODELS
 
 from ...datasets.metainfo import category_slices
 from ...datasets.synth.categories import get_category
-from ...evaluation.functional import (KEYPOINT_CHOICES, identify_keypoints,
+from ...evaluation.functional import (check_keypoint_choice, identify_keypoints,
                                       identify_keypoints_by_probability, slot_name_scores)
 from ..utils.lis import solve_assignment
 from ..utils.peak_set_naming import PeakSetNaming
@@ -294,9 +294,7 @@ class CKLMHead(BaseHead):
             raise ValueError(f"peak_naming={peak_naming} goes with identity_feature='set' "
                              f'(and it needs one), got identity_feature={identity_feature!r}')
         self._peak_naming_cfg, self._peak_naming = peak_naming, None
-        if keypoint_choice not in KEYPOINT_CHOICES:
-            raise ValueError(f'keypoint_choice must be one of {KEYPOINT_CHOICES}, got '
-                             f'{keypoint_choice!r}')
+        check_keypoint_choice(keypoint_choice)
         if keypoint_choice == 'probability' and identity != 'classification':
             raise ValueError("keypoint_choice='probability' needs identity='classification' "
                              '(it picks peaks by p(keypoint | peak))')
