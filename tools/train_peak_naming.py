@@ -41,6 +41,7 @@ from kplink_mm.evaluation.functional import KEYPOINT_CHOICES  # noqa: E402
 from kplink_mm.evaluation.functional.renaming import record_context, rename_record  # noqa: E402
 from kplink_mm.evaluation.metrics.category_pck import score_records  # noqa: E402
 from kplink_mm.models.utils.peak_set_naming import (PeakSetNamer, PeakSetNaming,  # noqa: E402
+                                                    mirror_permutation, mirror_rect,
                                                     peak_set_inputs, peak_set_labels,
                                                     viewpoint_prior_names)
 from kplink_mm.models.utils.viewpoint_naming import ViewpointNaming  # noqa: E402
@@ -60,23 +61,15 @@ def load_records(path):
     return records
 
 
-def _mirror_rect(rect):
-    """x1, y1, x2, y2 seen in the mirror x -> -x."""
-    x1, y1, x2, y2 = np.asarray(rect, np.float64).reshape(4)
-    return np.array([-x2, y1, -x1, y2])
-
-
 def _mirror(spec, peaks, probs, labels, context, keypoint_peaks):
     """The target seen in a mirror: x negated, left/right keypoints swapped (and the
     box and image rectangle of ``context``, if any, mirrored with it; ``keypoint_peaks``,
     one peak index per keypoint, follows the swapped keypoints)."""
-    perm = np.arange(len(spec.keypoint_names))
-    for i, j in spec.flip_pairs:
-        perm[i], perm[j] = j, i
+    perm = mirror_permutation(spec)
     mirrored = labels.copy()
     mirrored[labels >= 0] = perm[labels[labels >= 0]]
     if context is not None:
-        context = {k: _mirror_rect(v) for k, v in context.items()}
+        context = {k: mirror_rect(v) for k, v in context.items()}
     swapped = keypoint_peaks.copy()
     swapped[perm] = keypoint_peaks          # keypoint perm[i] of the mirror is i here
     return peaks * np.array([-1.0, 1.0]), probs[:, perm], mirrored, context, swapped
@@ -226,6 +219,9 @@ def parse_args(argv=None):
                    default=['feature'], help="score with rename_record(keypoint_choice=...) "
                    "too, one row per choice ('by-prob' rows: each keypoint takes the peak "
                    'the namer finds most likely to be it)')
+    p.add_argument('--mirror-test', action='store_true',
+                   help="score the held-out and --eval namings with "
+                   "PeakSetNaming(mirror_test=True) too (rows suffixed 'mirror')")
     p.add_argument('--keypoint-loss-weight', type=float, default=0.0,
                    help='weight of keypoint_choice_loss (each labelled keypoint picks its '
                    'nearest peak among the target\'s peaks by the namer\'s p(keypoint | '
@@ -320,11 +316,13 @@ def main(argv=None):
     print(f'wrote {args.out}')
     namings = {}          # row: (naming, keypoint choice)
     for penalty in penalties:
-        naming = PeakSetNaming(checkpoint=args.out, no_keypoint_penalty=penalty)
-        for choice in args.keypoint_choice:
-            row = 'set (this namer)' + (f' p{penalty:g}' if penalties != [0.0] else '') + (
-                ' by-prob' if choice == 'probability' else '')
-            namings[row] = (naming, choice)
+        for mirror in ((False, True) if args.mirror_test else (False, )):
+            naming = PeakSetNaming(checkpoint=args.out, no_keypoint_penalty=penalty,
+                                   mirror_test=mirror)
+            for choice in args.keypoint_choice:
+                row = 'set (this namer)' + (f' p{penalty:g}' if penalties != [0.0] else '') + (
+                    ' mirror' if mirror else '') + (' by-prob' if choice == 'probability' else '')
+                namings[row] = (naming, choice)
     results = {}
     if held:
         print(f'held out: every {args.holdout_every}-th image of {source}')

@@ -53,6 +53,9 @@ def test_viewpoint_arguments_need_viewpoint_naming(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         _main()([str(path), '--naming', 'assignment', '--viewpoint', '{}'])
     assert '--viewpoint needs --naming viewpoint' in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        _main()([str(path), '--naming', 'assignment', '--mirror-test'])
+    assert '--mirror-test needs --naming set' in capsys.readouterr().err
 
 
 @pytest.mark.parametrize('radius', ['-0.1', 'nan'])

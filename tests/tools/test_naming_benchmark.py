@@ -91,8 +91,8 @@ def test_several_labelled_namers_are_rows_side_by_side(tmp_path, monkeypatch):
     tool = runpy.run_path(TOOL)
     loaded = []
 
-    def fake_naming(checkpoint, no_keypoint_penalty=0.0):
-        loaded.append((checkpoint, no_keypoint_penalty))
+    def fake_naming(checkpoint, no_keypoint_penalty=0.0, mirror_test=False):
+        loaded.append((checkpoint, no_keypoint_penalty) + (('mirror', ) if mirror_test else ()))
         return 'assignment' if checkpoint == 'a.pth' else 'dump'
 
     monkeypatch.setitem(tool['naming_from_args'].__globals__, 'PeakSetNaming', fake_naming)
@@ -107,6 +107,12 @@ def test_several_labelled_namers_are_rows_side_by_side(tmp_path, monkeypatch):
                             '--no-keypoint-penalty', '0', '2'])
     assert list(results) == ['set p0', 'set p2']
     assert loaded == [('a.pth', 0.0), ('a.pth', 2.0)]
+    # an ensemble (checkpoints joined by commas) and mirror-test rows beside the plain ones
+    loaded.clear()
+    results = tool['main']([dump, '--naming', 'set', '--peak-naming', 'ens=a.pth,b.pth',
+                            '--mirror-test'])
+    assert list(results) == ['set ens', 'set ens mirror']
+    assert loaded == [(['a.pth', 'b.pth'], 0.0), (['a.pth', 'b.pth'], 0.0, 'mirror')]
     # each keypoint taking its likeliest peak: 'by-prob' rows beside the feature rows
     results = tool['main']([dump, '--naming', 'dump', 'assignment',
                             '--keypoint-choice', 'feature', 'probability'])

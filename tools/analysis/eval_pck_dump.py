@@ -92,9 +92,12 @@ def main(argv=None):
     parser.add_argument('--viewpoint', default=None,
                         help='ViewpointNaming arguments as JSON (with --naming viewpoint)')
     parser.add_argument('--peak-naming', default=None,
-                        help='tools/train_peak_naming.py checkpoint (with --naming set)')
+                        help='tools/train_peak_naming.py checkpoint, or several joined by '
+                        'commas (an ensemble) (with --naming set)')
     parser.add_argument('--no-keypoint-penalty', type=float, default=0.0,
                         help='PeakSetNaming(no_keypoint_penalty=...) (with --naming set)')
+    parser.add_argument('--mirror-test', action='store_true',
+                        help='PeakSetNaming(mirror_test=True) (with --naming set)')
     parser.add_argument('--keypoint-choice', choices=KEYPOINT_CHOICES,
                         default='feature', help="with --naming: how each keypoint takes a "
                         "peak (rename_record's keypoint_choice)")
@@ -112,6 +115,8 @@ def main(argv=None):
         parser.error('--naming set and --peak-naming go together')
     if args.no_keypoint_penalty != 0.0 and args.naming != 'set':
         parser.error('--no-keypoint-penalty needs --naming set')
+    if args.mirror_test and args.naming != 'set':
+        parser.error('--mirror-test needs --naming set')
     if args.keypoint_choice != 'feature' and args.naming is None:
         parser.error('--keypoint-choice needs --naming')
     if not (math.isfinite(args.merge_radius) and args.merge_radius >= 0):
@@ -128,7 +133,7 @@ def main(argv=None):
         raise SystemExit(str(err))
     if args.naming is not None:
         naming = naming_from_args(args.naming, args.viewpoint or '{}', args.peak_naming,
-                                  args.no_keypoint_penalty)
+                                  args.no_keypoint_penalty, args.mirror_test)
         try:
             records = [rename_record(r, naming, keypoint_choice=args.keypoint_choice)
                        for r in records]

@@ -48,7 +48,11 @@ def parse_args(argv=None):
     p.add_argument('--peak-naming', nargs='+', default=None, metavar='[LABEL=]CKPT',
                    help='tools/train_peak_naming.py checkpoints: one CKPT is the row '
                    "'set'; LABEL=CKPT entries are rows 'set LABEL', side by side (e.g. "
-                   'namers fitted on different training data for the same CKLM)')
+                   'namers fitted on different training data for the same CKLM); '
+                   'CKPT may be several joined by commas, an ensemble')
+    p.add_argument('--mirror-test', action='store_true',
+                   help="also score every set row with PeakSetNaming(mirror_test=True) "
+                   "(rows suffixed 'mirror')")
     p.add_argument('--no-keypoint-penalty', nargs='+', type=float, default=[0.0],
                    metavar='P', help="PeakSetNaming(no_keypoint_penalty=P) for the set "
                    "rows; several values give one row each ('set p2' for P = 2); 'by-prob' "
@@ -79,10 +83,11 @@ def load_reference(spec: str) -> tuple:
 
 
 def naming_from_args(name: str, viewpoint: str = '{}', peak_naming: str = None,
-                     no_keypoint_penalty: float = 0.0):
+                     no_keypoint_penalty: float = 0.0, mirror_test: bool = False):
     """What ``rename_record`` takes for the naming called ``name`` on the command
     line ('dump' and 'assignment' stay strings), its argument errors as SystemExit
-    (also used by eval_pck_dump.py)."""
+    (also used by eval_pck_dump.py). ``peak_naming``: a checkpoint, or several joined
+    by commas (an ensemble)."""
     if name == 'viewpoint':
         try:
             return ViewpointNaming(**json.loads(viewpoint))
@@ -90,8 +95,10 @@ def naming_from_args(name: str, viewpoint: str = '{}', peak_naming: str = None,
             raise SystemExit(f'--viewpoint {viewpoint!r}: {err}')
     if name == 'set':
         try:
-            return PeakSetNaming(checkpoint=peak_naming,
-                                 no_keypoint_penalty=no_keypoint_penalty)
+            checkpoint = peak_naming.split(',') if ',' in peak_naming else peak_naming
+            return PeakSetNaming(checkpoint=checkpoint,
+                                 no_keypoint_penalty=no_keypoint_penalty,
+                                 mirror_test=mirror_test)
         except ValueError as err:
             raise SystemExit(f'--peak-naming {peak_naming}: {err}')
     return name
@@ -135,11 +142,14 @@ def _namings(args) -> dict:
             namings[name] = naming_from_args(name, args.viewpoint)
             continue
         penalties = args.no_keypoint_penalty
+        mirrors = (False, True) if args.mirror_test else (False, )
         for row, checkpoint in peak_naming_rows(args.peak_naming).items():
             for penalty in penalties:
                 label = row if penalties == [0.0] else f'{row} p{penalty:g}'
-                namings[label] = naming_from_args('set', peak_naming=checkpoint,
-                                                  no_keypoint_penalty=penalty)
+                for mirror in mirrors:
+                    namings[label + (' mirror' if mirror else '')] = naming_from_args(
+                        'set', peak_naming=checkpoint, no_keypoint_penalty=penalty,
+                        mirror_test=mirror)
     return namings
 
 

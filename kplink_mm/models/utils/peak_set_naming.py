@@ -27,19 +27,20 @@ Inputs are invariant to the crop's scale and shift (positions are relative to th
 score-weighted centroid or the box, divided by the box size), so online (crop
 pixels) and offline (image pixels of a dump) namings agree.
 """
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from scipy.optimize import linear_sum_assignment
+from scipy.special import logsumexp
 
 from ...datasets.synth.categories import category_names, get_category
 from .viewpoint_naming import ViewpointNaming
 
 __all__ = ['PeakSetNamer', 'PeakSetNaming', 'peak_set_inputs', 'peak_set_labels',
-           'CONTEXT_DIMS']
+           'CONTEXT_DIMS', 'mirror_permutation', 'mirror_rect']
 
 _EPS = 1e-6
 # peak in box (2), box shape (2), box margins to the image border (4), peak margins (4)
@@ -112,6 +113,21 @@ def peak_set_inputs(peaks: np.ndarray, scores: np.ndarray, probs: np.ndarray,
     return feats
 
 
+def mirror_permutation(spec) -> np.ndarray:
+    """(n, ) the keypoint each keypoint of ``spec`` becomes in a mirror (its flip
+    pair, or itself); an involution."""
+    perm = np.arange(len(spec.keypoint_names))
+    for i, j in spec.flip_pairs:
+        perm[i], perm[j] = j, i
+    return perm
+
+
+def mirror_rect(rect) -> np.ndarray:
+    """x1, y1, x2, y2 seen in the mirror x -> -x."""
+    x1, y1, x2, y2 = np.asarray(rect, np.float64).reshape(4)
+    return np.array([-x2, y1, -x1, y2])
+
+
 def viewpoint_prior_names(naming: ViewpointNaming, peaks, scores, probs, spec,
                           box_size: float) -> np.ndarray:
     """(M, ) the keypoint ``naming`` gives each peak, -1 for unnamed peaks."""
@@ -181,8 +197,11 @@ class PeakSetNaming:
 
     Args:
         checkpoint: a file written by ``tools/train_peak_naming.py`` (``{'meta':
-            {...}, 'state_dict': ...}``), or None with ``namer`` given.
-        namer: an already built ``PeakSetNamer`` (tests, the training tool).
+            {...}, 'state_dict': ...}``), a list of them (an ensemble: the namers'
+            probabilities are averaged; one category order), or None with ``namer``
+            given.
+        namer: an already built ``PeakSetNamer`` or a list of them (tests, the
+            training tool).
         categories: category names in the namer's embedding order (from the
             checkpoint's meta when loading one).
         viewpoint_prior: ``ViewpointNaming`` arguments whose names the namer reads
@@ -195,12 +214,17 @@ class PeakSetNaming:
             mostly wrong. 0 (the default) is the namer's own posterior; choose it on
             held-out images (``tools/train_peak_naming.py --holdout-every N
             --no-keypoint-penalty 0 1 2 3``).
+        mirror_test: also name the target seen in a mirror and average the two
+            namings' probabilities (test-time augmentation, like mmpose's flip test;
+            the namers are trained on mirrored copies, so both views are in their
+            training distribution). Doubles the naming's cost.
     """
 
-    def __init__(self, checkpoint: Optional[str] = None, namer: Optional[PeakSetNamer] = None,
+    def __init__(self, checkpoint: Union[str, Sequence[str], None] = None,
+                 namer: Union[PeakSetNamer, Sequence[PeakSetNamer], None] = None,
                  categories: Optional[Sequence[str]] = None,
                  viewpoint_prior: Optional[dict] = None,
-                 no_keypoint_penalty: float = 0.0):
+                 no_keypoint_penalty: float = 0.0, mirror_test: bool = False):
         try:
             penalty = float(no_keypoint_penalty)
         except (TypeError, ValueError):
@@ -209,30 +233,54 @@ class PeakSetNaming:
             raise ValueError(f'no_keypoint_penalty must be a finite number, got '
                              f'{no_keypoint_penalty!r}')
         self.no_keypoint_penalty = penalty
+        if not isinstance(mirror_test, bool):
+            raise ValueError(f'mirror_test must be True or False, got {mirror_test!r}')
+        self.mirror_test = mirror_test
         if (checkpoint is None) == (namer is None):
             raise ValueError('PeakSetNaming needs exactly one of checkpoint or namer')
         if checkpoint is not None:
-            try:
-                ckpt = torch.load(checkpoint, map_location='cpu', weights_only=True)
-                meta = ckpt['meta']
-                namer = PeakSetNamer(**meta['namer'])
-                namer.load_state_dict(ckpt['state_dict'])
-            except (OSError, KeyError, RuntimeError, TypeError) as err:
-                raise ValueError(f'{checkpoint}: not a peak-naming checkpoint written by '
-                                 f'tools/train_peak_naming.py ({err})') from err
-            categories = meta['categories']
-            viewpoint_prior = meta.get('viewpoint_prior')
-        self.namer = namer.eval()
-        if namer.prior_inputs != (viewpoint_prior is not None):
-            raise ValueError(f'a namer with prior_inputs={namer.prior_inputs} and '
-                             f'viewpoint_prior={viewpoint_prior} do not go together')
-        self.viewpoint_prior = (ViewpointNaming(**viewpoint_prior)
-                                if viewpoint_prior is not None else None)
+            paths = [checkpoint] if isinstance(checkpoint, str) else list(checkpoint)
+            if not paths:
+                raise ValueError('checkpoint: an empty list of peak-naming checkpoints')
+            members = [self._load(path) for path in paths]
+            categories = members[0][2]
+            for path, (_, _, cats) in zip(paths[1:], members[1:]):
+                if cats != categories:
+                    raise ValueError(f'{path}: its namer was trained on categories {cats}, '
+                                     f'{paths[0]} on {categories}: an ensemble needs one '
+                                     'category order')
+            namers = [m[0] for m in members]
+            priors = [m[1] for m in members]
+        else:
+            namers = [namer] if isinstance(namer, nn.Module) else list(namer)
+            priors = [viewpoint_prior] * len(namers)
         self.categories = list(categories if categories is not None else category_names())
-        if len(self.categories) != namer.num_categories:
-            raise ValueError(f'{len(self.categories)} categories for a namer with '
-                             f'{namer.num_categories} category embeddings')
+        self._members = []
+        for member, prior in zip(namers, priors):
+            if member.prior_inputs != (prior is not None):
+                raise ValueError(f'a namer with prior_inputs={member.prior_inputs} and '
+                                 f'viewpoint_prior={prior} do not go together')
+            if len(self.categories) != member.num_categories:
+                raise ValueError(f'{len(self.categories)} categories for a namer with '
+                                 f'{member.num_categories} category embeddings')
+            self._members.append((member.eval(),
+                                  ViewpointNaming(**prior) if prior is not None else None))
+        # the first member under its old names (one namer is the common case)
+        self.namer, self.viewpoint_prior = self._members[0]
         self._index: Dict[str, int] = {c: i for i, c in enumerate(self.categories)}
+
+    @staticmethod
+    def _load(path: str):
+        """(namer, viewpoint prior arguments, categories) of one checkpoint."""
+        try:
+            ckpt = torch.load(path, map_location='cpu', weights_only=True)
+            meta = ckpt['meta']
+            namer = PeakSetNamer(**meta['namer'])
+            namer.load_state_dict(ckpt['state_dict'])
+        except (OSError, KeyError, RuntimeError, TypeError) as err:
+            raise ValueError(f'{path}: not a peak-naming checkpoint written by '
+                             f'tools/train_peak_naming.py ({err})') from err
+        return namer, meta.get('viewpoint_prior'), list(meta['categories'])
 
     def category_index(self, name: str) -> int:
         if name not in self._index:
@@ -242,8 +290,9 @@ class PeakSetNaming:
 
     @property
     def needs_context(self) -> bool:
-        """Whether naming needs ``context=dict(box=..., image_rect=...)``."""
-        return self.namer.context_inputs
+        """Whether naming needs ``context=dict(box=..., image_rect=...)`` (any member of
+        an ensemble reads it)."""
+        return any(namer.context_inputs for namer, _ in self._members)
 
     def _context(self, context: Optional[dict]) -> dict:
         if not self.needs_context:
@@ -259,19 +308,42 @@ class PeakSetNaming:
                   context: Optional[dict] = None) -> np.ndarray:
         """(M, n + 1) log p(keypoint | peak set), last column "no keypoint".
         ``context``: the target's ``box`` and the ``image_rect`` (x1, y1, x2, y2, in the
-        peaks' pixels), for a namer with context inputs."""
-        n = np.asarray(probs).shape[1]
+        peaks' pixels), for a namer with context inputs.
+
+        An ensemble averages its members' probabilities; with ``mirror_test`` every
+        member also names the target seen in a mirror (x negated, left and right
+        keypoints swapped), whose names are swapped back before averaging, as mmpose's
+        flip test does for heatmaps."""
+        peaks = np.asarray(peaks, np.float64).reshape(-1, 2)
+        probs = np.asarray(probs, np.float64)
+        n = probs.shape[1]
         index = self.category_index(category)
-        prior = (viewpoint_prior_names(self.viewpoint_prior, peaks, scores, probs,
-                                       get_category(category), box_size)
-                 if self.viewpoint_prior is not None else None)
-        feats = peak_set_inputs(peaks, scores, probs, box_size, self.namer.max_keypoints,
-                                prior, **self._context(context))
-        logits = self.namer(torch.from_numpy(feats)[None],
-                            torch.tensor([index]),
-                            torch.tensor([n]), torch.zeros(1, len(feats), dtype=torch.bool))[0]
-        logp = F.log_softmax(logits, dim=-1).numpy()
-        return np.concatenate([logp[:, :n], logp[:, -1:]], axis=1)
+        spec = get_category(category)
+        context = self._context(context)
+        views = [(peaks, probs, context, None)]
+        if self.mirror_test:
+            perm = mirror_permutation(spec)[:n]
+            views.append((peaks * np.array([-1.0, 1.0]), probs[:, perm],
+                          {k: mirror_rect(v) for k, v in context.items()}, perm))
+        logps = []
+        for namer, prior_naming in self._members:
+            for p, q, ctx, perm in views:
+                prior = (viewpoint_prior_names(prior_naming, p, scores, q, spec, box_size)
+                         if prior_naming is not None else None)
+                feats = peak_set_inputs(p, scores, q, box_size, namer.max_keypoints, prior,
+                                        **(ctx if namer.context_inputs else {}))
+                logits = namer(torch.from_numpy(feats)[None], torch.tensor([index]),
+                               torch.tensor([n]),
+                               torch.zeros(1, len(feats), dtype=torch.bool))[0]
+                logp = F.log_softmax(logits, dim=-1).numpy()
+                logp = np.concatenate([logp[:, :n], logp[:, -1:]], axis=1)
+                if perm is not None:
+                    logp[:, :n] = logp[:, perm]     # keypoint perm[i] of the mirror is i here
+                logps.append(logp)
+        if len(logps) == 1:
+            return logps[0]
+        # the mean of the probabilities, in log space
+        return logsumexp(np.stack(logps), axis=0) - np.log(len(logps))
 
     def _name(self, peaks, scores, probs, category: str, box_size: float,
               context: Optional[dict] = None):

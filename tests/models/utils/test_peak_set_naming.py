@@ -8,7 +8,8 @@ import torch
 from kplink_mm.datasets.synth.categories import category_names, get_category
 from kplink_mm.evaluation.functional import rename_record
 from kplink_mm.models.utils import PeakSetNamer, PeakSetNaming
-from kplink_mm.models.utils.peak_set_naming import peak_set_inputs, peak_set_labels
+from kplink_mm.models.utils.peak_set_naming import (mirror_permutation, mirror_rect,
+                                                    peak_set_inputs, peak_set_labels)
 from tests.models.utils.test_viewpoint_naming import mirror_confused_car_view
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
@@ -270,12 +271,13 @@ def test_tool_holds_out_whole_images_and_compares_the_namings_on_them(tmp_path, 
                             '--batch-size', '8', '--lr', '3e-3', '--holdout-every', '3',
                             '--no-keypoint-penalty', '0', '2',
                             '--keypoint-choice', 'feature', 'probability',
-                            '--keypoint-loss-weight', '0.5'])
+                            '--keypoint-loss-weight', '0.5', '--mirror-test'])
     out = capsys.readouterr().out
     assert 'assignment' in out and 'viewpoint' in out
-    # one held-out row per "no keypoint" penalty and keypoint choice, to choose them on
-    # training images
-    rows = {f'set (this namer) p{p}{c}' for p in (0, 2) for c in ('', ' by-prob')}
+    # one held-out row per "no keypoint" penalty, mirror test and keypoint choice, to
+    # choose them on training images
+    rows = {f'set (this namer) p{p}{m}{c}' for p in (0, 2) for m in ('', ' mirror')
+            for c in ('', ' by-prob')}
     assert set(results['holdout_rows']) == rows and all(r in out for r in rows)
     assert torch.load(ckpt)['meta']['trained_on']['targets'] == len(fit)
     assert results['holdout_rows']['set (this namer) p0']['PCK'] > 0.85, results
@@ -342,7 +344,7 @@ def test_context_inputs_place_the_peaks_in_the_box_and_the_box_in_the_image():
                         box=crop(box).reshape(4), image_rect=crop(rect).reshape(4))
     np.testing.assert_allclose(a, b, atol=1e-5)
 
-    mirror = TOOL['_mirror_rect']
+    mirror = mirror_rect
     m = peak_set_inputs(peaks * [-1.0, 1.0], scores, probs, 100.0, MAX_K,
                         box=mirror(box), image_rect=mirror(rect))[:, -CONTEXT_DIMS:]
     np.testing.assert_allclose(m[:, 0], -ctx[:, 0], atol=1e-6)
@@ -392,3 +394,66 @@ def test_tool_trains_a_namer_with_context_inputs_and_renaming_reads_the_image_si
     monkeypatch.setitem(TOOL['main'].__globals__, 'load_records', lambda path: [bare])
     with pytest.raises(SystemExit, match='dump.pkl: record of image 0 has no ori_shape'):
         TOOL['main'](['dump.pkl', '--out', ckpt, '--epochs', '1', '--context-inputs'])
+
+
+def _random_target(n, m=7, seed=0):
+    rng = np.random.default_rng(seed)
+    peaks = rng.uniform(20, 120, (m, 2))
+    return peaks, rng.uniform(0.2, 1, m), rng.dirichlet(np.ones(n), m)
+
+
+def test_an_ensemble_averages_its_namers_probabilities(tmp_path):
+    """Two namers as one ``PeakSetNaming``: p = the mean of the members' p, for the
+    names and the "no keypoint" column; the checkpoints' category orders must agree."""
+    cats = list(category_names())
+    torch.manual_seed(0)
+    namers = [PeakSetNamer(len(cats), MAX_K, embed_dims=16) for _ in range(2)]
+    spec = get_category('bus')
+    n = len(spec.keypoint_names)
+    peaks, scores, probs = _random_target(n)
+    each = [PeakSetNaming(namer=x).log_probs(peaks, scores, probs, 'bus', 60.0) for x in namers]
+    both = PeakSetNaming(namer=namers).log_probs(peaks, scores, probs, 'bus', 60.0)
+    np.testing.assert_allclose(np.exp(both), (np.exp(each[0]) + np.exp(each[1])) / 2,
+                               rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(np.exp(both).sum(1), 1.0, atol=1e-5)
+    paths = []
+    for i, (namer, order) in enumerate(zip(namers, (cats, cats[::-1]))):
+        paths.append(str(tmp_path / f'n{i}.pth'))
+        torch.save(dict(meta=dict(namer=dict(num_categories=len(cats), max_keypoints=MAX_K,
+                                             embed_dims=16), categories=order),
+                        state_dict=namer.state_dict()), paths[-1])
+    with pytest.raises(ValueError, match='n1.pth: its namer was trained on categories'):
+        PeakSetNaming(checkpoint=paths)
+    with pytest.raises(ValueError, match='empty list'):
+        PeakSetNaming(checkpoint=[])
+    loaded = PeakSetNaming(checkpoint=[paths[0], paths[0]])
+    np.testing.assert_allclose(loaded.log_probs(peaks, scores, probs, 'bus', 60.0), each[0],
+                               atol=1e-5)
+
+
+@pytest.mark.parametrize('context_inputs', [False, True])
+def test_mirror_test_makes_the_naming_mirror_equivariant(context_inputs):
+    """With ``mirror_test`` a target and its mirror image get the same names up to the
+    left/right swap, exactly, whatever the namer's weights: the average of a view and
+    its mirror is symmetric by construction. Without it a random namer is not."""
+    torch.manual_seed(1)
+    namer = PeakSetNamer(len(category_names()), MAX_K, embed_dims=16,
+                         context_inputs=context_inputs)
+    spec = get_category('car')
+    n = len(spec.keypoint_names)
+    perm = mirror_permutation(spec)
+    assert sorted(perm.tolist()) == list(range(n)) and np.all(perm[perm] == np.arange(n))
+    peaks, scores, probs = _random_target(n, seed=2)
+    ctx = dict(box=np.array([15.0, 10.0, 130.0, 125.0]), image_rect=np.array([0, 0, 200.0, 150]))
+    mirrored = (peaks * [-1.0, 1.0], scores, probs[:, perm])
+    mctx = {k: mirror_rect(v) for k, v in ctx.items()}
+    extra, mextra = ((dict(context=ctx), dict(context=mctx)) if context_inputs else ({}, {}))
+    for mirror_test in (False, True):
+        naming = PeakSetNaming(namer=namer, mirror_test=mirror_test)
+        a = naming.log_probs(peaks, scores, probs, 'car', 60.0, **extra)
+        b = naming.log_probs(*mirrored, 'car', 60.0, **mextra)
+        equivariant = np.allclose(a[:, :n], b[:, perm], atol=1e-5) and np.allclose(
+            a[:, n], b[:, n], atol=1e-5)
+        assert equivariant == mirror_test
+    with pytest.raises(ValueError, match='mirror_test must be True or False'):
+        PeakSetNaming(namer=namer, mirror_test='yes')
