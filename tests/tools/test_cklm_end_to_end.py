@@ -118,27 +118,34 @@ def test_viewpoint_naming_online_equals_offline_renaming(tiny_synth, tiny_pose_c
     # mapped into the crop, and offline the dump's box and ori_shape; and with a
     # "no keypoint" penalty set in the config online and on the command line offline.
     # The context case also lets each keypoint take its likeliest peak
-    # (keypoint_choice='probability', in the config and on the command line).
-    for name, flags, penalty, choice in (
-            ('peak_naming', [], 0.0, 'feature'),
-            ('context_naming', ['--context-inputs'], 2.0, 'probability')):
+    # (keypoint_choice='probability', in the config and on the command line), and names
+    # with both namers as an ensemble, each target seen in a mirror too (mirror_test).
+    namers = []
+    for name, flags, penalty, choice, ensemble_mirror in (
+            ('peak_naming', [], 0.0, 'feature', False),
+            ('context_naming', ['--context-inputs'], 2.0, 'probability', True)):
         namer = str(tmp_path / f'{name}.pth')
         out = run_tool('tools/train_peak_naming.py',
                        [dump, '--out', namer, '--epochs', '3', '--eval', dump] + flags)
         assert 'peak-set naming: PCK' in out
+        namers.append(namer)
+        checkpoints = namers if ensemble_mirror else [namer]
         set_work = str(tmp_path / f'test_{name}')
         _run([osp.join(REPO, 'tools/test.py'), SET_CONFIG, osp.join(work, 'epoch_1.pth'),
               '--work-dir', set_work, '--cfg-options'] + opts +
-             [f'model.head.peak_naming.checkpoint={namer}',
+             [f'model.head.peak_naming.checkpoint=[{",".join(checkpoints)}]'
+              if ensemble_mirror else f'model.head.peak_naming.checkpoint={namer}',
               f'model.head.peak_naming.no_keypoint_penalty={penalty}',
+              f'model.head.peak_naming.mirror_test={ensemble_mirror}',
               f'model.head.keypoint_choice={choice}'], cwd=str(tmp_path),
              env=subprocess_env)
         with open(glob.glob(osp.join(set_work, '*', '*.json'))[0]) as f:
             online_set = json.load(f)
         offline_set_json = str(tmp_path / f'offline_{name}.json')
-        run_tool(EVAL_DUMP, [dump, '--naming', 'set', '--peak-naming', namer, '--json',
-                             offline_set_json, '--no-keypoint-penalty', str(penalty),
-                             '--keypoint-choice', choice])
+        run_tool(EVAL_DUMP, [dump, '--naming', 'set', '--peak-naming', ','.join(checkpoints),
+                             '--json', offline_set_json, '--no-keypoint-penalty', str(penalty),
+                             '--keypoint-choice', choice] +
+                 (['--mirror-test'] if ensemble_mirror else []))
         with open(offline_set_json) as f:
             offline_set = json.load(f)
         for key in ('PCK', 'OracleId', 'PCK_occluded'):
