@@ -16,6 +16,11 @@
 # (keypoint_choice='probability'; two keypoints may share a peak, which the one-to-one
 # names forbid): train6k CKLM, context namer, val / test PCK 80.4 / 81.5 -> 84.7 / 85.1
 # (docs/benchmarks.md, 2026-12-08). The peaks' one-to-one names are unchanged.
+# mirror_test: the namer also names each target seen in a mirror and the two namings are
+# averaged (like mmpose's flip test; never worse on held-out fitting images, +0.0 to +0.6).
+# With the namer fitted on train + namer3k + namer6k (the train6k config's comment):
+# val / test PCK 86.8 / 88.3 (docs/benchmarks.md, session 33). A list of checkpoints is
+# an ensemble (their probabilities averaged).
 # Training of the CKLM itself is unchanged (any catlogits checkpoint works here).
 _base_ = ['./cklm-3s-cls-naming-catlogits_res18_cpu_kplink-synth-128x128.py']
 
@@ -23,5 +28,6 @@ peak_naming_checkpoint = ('{{ fileDirname }}/../../work_dirs/'
                           'cklm-3s-cls-naming-catlogits-set_res18_cpu_kplink-synth-128x128/'
                           'peak_naming.pth')
 model = dict(head=dict(identity_feature='set',
-                       peak_naming=dict(checkpoint=peak_naming_checkpoint),
+                       peak_naming=dict(checkpoint=peak_naming_checkpoint,
+                                        mirror_test=True),
                        keypoint_choice='probability'))

@@ -13,12 +13,15 @@
 # (configs/baselines/topdown-heatmap_res18-train6k_*). Generate the splits once:
 #   python tools/dataset_converters/generate_synth.py --split train6k --num-scenes 6000 --views 1 --seed 0
 #   python tools/dataset_converters/generate_synth.py --split namer3k --num-scenes 3000 --views 1 --seed 0
-# then dump this checkpoint on `train` and `namer3k` (tools/test.py --dump, with
-# test_dataloader.dataset.ann_file=annotations/<split>.json) and fit the namer on both:
-#   python tools/train_peak_naming.py train.pkl namer3k.pkl --embed-dims 128 --num-layers 3 \
-#       --epochs 40 --dropout 0.1 --context-inputs --keypoint-loss-weight 1 --out peak_naming.pth
-# (val / test PCK 85.1 / 86.5 with the -set config's keypoint_choice='probability';
-# 80.1 / 81.0 with the plain namer and one-to-one names; docs/benchmarks.md 2026-12-08)
+#   python tools/dataset_converters/generate_synth.py --split namer6k --num-scenes 6000 --views 1 --seed 0
+# then dump this checkpoint on `train`, `namer3k` and `namer6k` (tools/test.py --dump,
+# with test_dataloader.dataset.ann_file=annotations/<split>.json) and fit the namer on all:
+#   python tools/train_peak_naming.py train.pkl namer3k.pkl namer6k.pkl --embed-dims 128 \
+#       --num-layers 3 --epochs 40 --dropout 0.1 --context-inputs --keypoint-loss-weight 1 \
+#       --out peak_naming.pth
+# (val / test PCK 86.8 / 88.3 with the -set config's keypoint_choice='probability' and
+# mirror_test; 85.1 / 86.5 with the namer on `train` + `namer3k` alone; 80.1 / 81.0 with
+# the plain namer and one-to-one names; docs/benchmarks.md 2026-12-08, sessions 32-33)
 # and name with configs/cklm/cklm-3s-cls-naming-catlogits-set_* (model.head.peak_naming.checkpoint).
 _base_ = ['./cklm-3s-cls-naming-catlogits-20e_res18_cpu_kplink-synth-128x128.py']
 

@@ -11,7 +11,7 @@
 # 82.5 test; by name it costs (F1 96.3 -> 93.6 val), so it is a choice of what to score.
 # gamma 0.1 was chosen on val among 0.05 / 0.1 / 0.15 / 0.25 / 0.5 / 1; test was scored once.
 #   python tools/train.py configs/cklm/cklm-3s-cls-naming-catlogits-train6k_res18_cpu_kplink-synth-128x128.py
-#   (dump it on train and namer3k, fit the namer into that work dir as peak_naming.pth)
+#   (dump it on train, namer3k and namer6k, fit the namer into that work dir as peak_naming.pth)
 #   python tools/train.py THIS_CONFIG
 _base_ = ['./klpnet-links-catlogits-set_res18_cpu_kplink-synth-128x128.py']
 

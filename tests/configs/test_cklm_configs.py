@@ -109,3 +109,14 @@ def test_train6k_baseline_is_the_cklm_train6k_budget():
     assert base6k.train_dataloader.batch_size == cklm6k.train_dataloader.batch_size
     for key in ('model', 'val_dataloader', 'val_evaluator', 'codec'):
         assert base6k[key] == base20[key], key
+
+
+@pytest.mark.parametrize('path', [p for p in CONFIGS if '-set' in osp.basename(p)],
+                         ids=osp.basename)
+def test_set_named_configs_take_likeliest_peaks_with_a_mirror_tested_namer(path):
+    """The set-named configs (and the KLPNet config inheriting one) name with the namer's
+    mirror test and let each keypoint take its likeliest peak: the settings chosen on
+    held-out fitting images (docs/benchmarks.md, sessions 32-33)."""
+    head = Config.fromfile(path).model.head
+    assert head.identity_feature == 'set' and head.keypoint_choice == 'probability'
+    assert head.peak_naming.mirror_test is True
