@@ -253,6 +253,8 @@ class PeakSetNaming:
             priors = [m[1] for m in members]
         else:
             namers = [namer] if isinstance(namer, nn.Module) else list(namer)
+            if not namers:
+                raise ValueError('namer: an empty list of peak namers')
             priors = [viewpoint_prior] * len(namers)
         self.categories = list(categories if categories is not None else category_names())
         self._members = []

@@ -426,6 +426,8 @@ def test_an_ensemble_averages_its_namers_probabilities(tmp_path):
         PeakSetNaming(checkpoint=paths)
     with pytest.raises(ValueError, match='empty list'):
         PeakSetNaming(checkpoint=[])
+    with pytest.raises(ValueError, match='empty list of peak namers'):
+        PeakSetNaming(namer=[])
     loaded = PeakSetNaming(checkpoint=[paths[0], paths[0]])
     np.testing.assert_allclose(loaded.log_probs(peaks, scores, probs, 'bus', 60.0), each[0],
                                atol=1e-5)
